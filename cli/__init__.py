@@ -1,0 +1,1 @@
+"""The `otrig` command line."""

@@ -1,0 +1,218 @@
+"""The OverTrack plugin wire protocol: one multipart POST in, one JSON object out.
+
+Request: ``multipart/form-data`` with two parts, ``image`` (raw BGR 1920x1080, exactly
+6,220,800 bytes) and ``frame`` (a JSON object). Answer: the ``frame`` object with every
+field unmodified, plus one top-level object per extracted thing.
+
+The body is read once and the image is viewed in place (``np.frombuffer`` with an offset):
+a generic form parser copies a 6 MB part several times and spools it to disk.
+
+The answer keeps the client's JSON *text* and splices the extracted objects in before its
+closing brace, so nothing the client sent is re-encoded: floats, key order, duplicate keys
+and unicode escapes come back byte for byte.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+WIDTH = 1920
+HEIGHT = 1080
+IMAGE_BYTES = WIDTH * HEIGHT * 3  # 6,220,800
+# The image plus a generous allowance for the frame JSON and the multipart framing.
+DEFAULT_MAX_BODY = IMAGE_BYTES + 4 * 1024 * 1024
+# Where extracted objects go when their name is already a key of the client's frame.
+CONFLICTS_KEY = "otrig_conflicts"
+
+_BOUNDARY_RE = re.compile(r'boundary=(?:"([^"]+)"|([^;,\s]+))', re.IGNORECASE)
+_NAME_RE = re.compile(rb'name="([^"]*)"', re.IGNORECASE)
+
+
+@dataclass
+class ProtocolError(Exception):
+    """A request the plugin cannot take. Rendered as ``{"error": {"code", "message", ...}}``."""
+
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+
+@dataclass
+class FrameRequest:
+    """A parsed request: a read-only view of the image inside the body, and the frame."""
+
+    image: np.ndarray
+    frame: dict[str, Any]
+    frame_text: bytes  # the client's JSON exactly as sent, used to build the answer
+
+
+def boundary_of(content_type: str | None) -> bytes:
+    if not content_type or not content_type.lower().startswith("multipart/form-data"):
+        raise ProtocolError(
+            415, "unsupported_media_type",
+            f"expected Content-Type multipart/form-data with parts 'image' and 'frame', "
+            f"got {content_type or 'no Content-Type'!r}",
+        )
+    m = _BOUNDARY_RE.search(content_type)
+    if not m:
+        raise ProtocolError(400, "bad_multipart", "the multipart Content-Type has no boundary parameter")
+    return (m.group(1) or m.group(2)).encode("latin-1")
+
+
+def _split_parts(body: bytes | bytearray | memoryview, boundary: bytes) -> dict[str, tuple[int, int]]:
+    """Return ``{name: (start, end)}`` offsets of each part's data inside ``body``."""
+    dash = b"--" + boundary
+    delim = b"\r\n" + dash
+    buf = body if isinstance(body, (bytes, bytearray)) else bytes(body)
+    first = buf.find(dash)
+    if first < 0:
+        raise ProtocolError(400, "bad_multipart", "the body does not contain the multipart boundary")
+    pos = first + len(dash)
+    parts: dict[str, tuple[int, int]] = {}
+    while True:
+        if buf[pos:pos + 2] == b"--":
+            break  # closing delimiter
+        if buf[pos:pos + 2] != b"\r\n":
+            raise ProtocolError(400, "bad_multipart", f"malformed multipart delimiter at byte {pos}")
+        head_end = buf.find(b"\r\n\r\n", pos + 2, pos + 2 + 16384)
+        if head_end < 0:
+            raise ProtocolError(400, "bad_multipart", f"a multipart part has no header end (at byte {pos})")
+        headers = bytes(buf[pos + 2:head_end])
+        start = head_end + 4
+        m = _NAME_RE.search(headers)
+        name = m.group(1).decode("utf-8", "replace") if m else ""
+        # Fast path: the image part has a known size, so check the delimiter right where it
+        # must be instead of scanning 6 MB of pixels for it.
+        guess = start + IMAGE_BYTES
+        if name == "image" and buf[guess:guess + len(delim)] == delim:
+            end = guess
+        else:
+            end = buf.find(delim, start)
+            if end < 0:
+                raise ProtocolError(400, "bad_multipart", f"part {name!r} is not terminated by the boundary")
+        if name in parts:
+            raise ProtocolError(400, "duplicate_part", f"the part {name!r} was sent twice")
+        parts[name] = (start, end)
+        pos = end + len(delim)
+    return parts
+
+
+def parse_request(body: bytes | bytearray, content_type: str | None) -> FrameRequest:
+    """Parse a plugin POST. Raises :class:`ProtocolError` with an actionable message."""
+    parts = _split_parts(body, boundary_of(content_type))
+    missing = [p for p in ("image", "frame") if p not in parts]
+    if missing:
+        raise ProtocolError(
+            400, "missing_part",
+            f"the request has no {' and no '.join(repr(p) for p in missing)} part; "
+            f"send multipart parts 'image' (raw BGR 1920x1080) and 'frame' (JSON object)",
+            {"parts": sorted(parts)},
+        )
+    start, end = parts["image"]
+    if end - start != IMAGE_BYTES:
+        raise ProtocolError(
+            400, "bad_image_size",
+            f"'image' has {end - start} bytes, expected {IMAGE_BYTES} "
+            f"(raw BGR {WIDTH}x{HEIGHT}x3, uint8); resize the capture to {WIDTH}x{HEIGHT} before sending",
+            {"received_bytes": end - start, "expected_bytes": IMAGE_BYTES},
+        )
+    image = np.frombuffer(body, dtype=np.uint8, count=IMAGE_BYTES, offset=start).reshape((HEIGHT, WIDTH, 3))
+    fs, fe = parts["frame"]
+    frame_text = bytes(body[fs:fe])
+    return FrameRequest(image=image, frame=parse_frame_json(frame_text), frame_text=frame_text)
+
+
+def parse_frame_json(text: bytes) -> dict[str, Any]:
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProtocolError(400, "bad_frame_json", f"'frame' is not UTF-8 text: {e}") from None
+    try:
+        frame = json.loads(decoded)
+    except json.JSONDecodeError as e:
+        raise ProtocolError(
+            400, "bad_frame_json",
+            f"'frame' is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
+        ) from None
+    if not isinstance(frame, dict):
+        raise ProtocolError(
+            400, "frame_not_object",
+            f"'frame' must be a JSON object with timestamp, frame_no, ...; got a JSON {type(frame).__name__}",
+        )
+    return frame
+
+
+def build_answer(frame_text: bytes, frame: dict[str, Any], extracted: dict[str, Any]) -> bytes:
+    """The client's frame JSON, byte for byte, with the extracted objects spliced in.
+
+    An extracted name that is already a key of the frame never overwrites it: such objects
+    go under ``otrig_conflicts`` (itself suffixed with ``_`` until it is free).
+    """
+    if not extracted:
+        return frame_text
+    own: dict[str, Any] = {}
+    conflicts: dict[str, Any] = {}
+    for key, value in extracted.items():
+        (conflicts if key in frame else own)[key] = value
+    if conflicts:
+        ck = CONFLICTS_KEY
+        while ck in frame or ck in own:
+            ck += "_"
+        own[ck] = conflicts
+    extra = json.dumps(own, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text = frame_text.rstrip()
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]
+    if not text.endswith(b"}"):  # parse_frame_json guarantees an object; be defensive
+        raise ProtocolError(400, "frame_not_object", "'frame' must be a JSON object")
+    body = text[:-1].rstrip()
+    sep = b"" if body.endswith(b"{") else b","
+    return body + sep + extra[1:]
+
+
+@dataclass
+class EncodedRequest:
+    """A multipart body as a list of buffers, so the image is sent from its own memory."""
+
+    content_type: str
+    chunks: list[bytes | memoryview]
+
+    @property
+    def length(self) -> int:
+        return sum(len(c) if isinstance(c, bytes) else c.nbytes for c in self.chunks)
+
+
+def encode_request(image: np.ndarray, frame: dict[str, Any] | bytes) -> EncodedRequest:
+    """Build the multipart body OverTrack sends, without copying the image."""
+    if image.shape != (HEIGHT, WIDTH, 3) or image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 {HEIGHT}x{WIDTH}x3 BGR, got {image.dtype} {image.shape}")
+    if not image.flags.c_contiguous:
+        image = np.ascontiguousarray(image)
+    boundary = uuid.uuid4().hex
+    frame_bytes = frame if isinstance(frame, bytes) else json.dumps(frame).encode("utf-8")
+    head_image = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"image\"\r\n"
+        f"Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    head_frame = (
+        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"frame\"; filename=\"frame\"\r\n"
+        f"Content-Type: application/json\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    view = memoryview(image).cast("B")
+    return EncodedRequest(
+        content_type=f"multipart/form-data; boundary={boundary}",
+        chunks=[head_image, view, head_frame, frame_bytes, tail],
+    )
