@@ -1,7 +1,69 @@
-"""`otrig test` (placeholder)."""
+"""`otrig test`: run a game's golden-frame samples and print a pass/fail table per field."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
 
-def test(game: str = typer.Argument(...)) -> None:
-    """Run a game's golden-frame samples."""
-    raise typer.Exit(2)
+def _parse_viewport(text: str | None) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    if len(parts) != 4:
+        raise typer.BadParameter("expected X,Y,W,H", param_hint="--viewport")
+    try:
+        vp = tuple(int(p) for p in parts)
+    except ValueError:
+        raise typer.BadParameter("expected four integers X,Y,W,H", param_hint="--viewport") from None
+    if vp[2] <= 0 or vp[3] <= 0:
+        raise typer.BadParameter("W and H must be > 0", param_hint="--viewport")
+    return vp  # type: ignore[return-value]
+
+
+def test(
+    game: str = typer.Argument(..., help="Game file, e.g. games/apex.yaml"),
+    assets: List[str] = typer.Option([], "--assets", "-a",
+                                     help="Folder sample paths (and game art) are relative to; repeatable"),
+    samples: Optional[str] = typer.Option(None, "--samples", "-s",
+                                          help="Samples file (default: <game>.samples.yaml beside the game)"),
+    viewport: Optional[str] = typer.Option(None, "--viewport",
+                                           help="X,Y,W,H: override every sample's viewport"),
+    only: Optional[str] = typer.Option(None, "--only", help="Run only samples whose name contains this"),
+    show: bool = typer.Option(False, "--show", help="Also print every object read, per sample"),
+) -> None:
+    """Run a game's golden-frame samples; exit 1 if any expected field is read wrong."""
+    import json
+
+    from engine.errors import GameFileError, GameFileErrors
+    from engine.golden import SamplesError, format_table, load_samples, run_samples, samples_path_for
+
+    game_path = Path(game)
+    if not game_path.exists():
+        typer.echo(f"{game}: game file not found", err=True)
+        raise typer.Exit(2)
+    spath = Path(samples) if samples else samples_path_for(game_path)
+    try:
+        items = load_samples(spath)
+    except SamplesError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2)
+    if only:
+        items = [s for s in items if only in s.label]
+        if not items:
+            typer.echo(f"no sample name contains {only!r}", err=True)
+            raise typer.Exit(2)
+    roots = list(assets) or [str(spath.parent)]
+    try:
+        results = run_samples(game_path, items, assets=roots, viewport=_parse_viewport(viewport))
+    except (GameFileError, GameFileErrors) as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2)
+    if show:
+        for r in results:
+            typer.echo(f"== {r.sample.label}")
+            typer.echo(json.dumps(r.objects, default=str, indent=1))
+    typer.echo(format_table(results))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)

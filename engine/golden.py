@@ -1,0 +1,347 @@
+"""Golden-frame tests: run a game file on declared sample frames and compare fields.
+
+Samples live beside the game, in ``games/<name>.samples.yaml``::
+
+    samples:
+      - image: apex/t8cp8hhm.jpg          # relative to the asset roots (or absolute)
+        expect:
+          screen.name: in_game
+          ammo.clip: 12
+      - video: melee/smuckers.mp4
+        frame_no: 600
+        viewport: [0, 0, 480, 360]        # in 1920x1080 frame pixels; optional
+        expect:
+          timer.time: "07:51.53"
+          damage.p1: 18
+
+``expect`` maps ``processor.field`` (deeper: ``processor.a.b`` or ``processor.list.0``) to the
+value that must be read; ``null`` means the field must be null or absent. Numbers compare by
+value (12 == 12.0), strings exactly, lists element by element.
+
+Each sample is an independent stream (its own ``source``), so no state leaks between samples.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import yaml
+
+from engine.errors import SourceError
+
+FRAME_W, FRAME_H = 1920, 1080
+_MISSING = object()
+
+
+@dataclass
+class Sample:
+    index: int
+    label: str
+    path: str                      # as written in the samples file
+    kind: str                      # "image" or "video"
+    frame_no: int | None
+    viewport: tuple[int, int, int, int] | None
+    expect: dict[str, Any]
+    repeat: int = 1
+
+
+@dataclass
+class FieldResult:
+    sample: str
+    key: str
+    expected: Any
+    got: Any
+    confidence: float | None
+    ok: bool
+    note: str = ""
+
+
+@dataclass
+class SampleResult:
+    sample: Sample
+    fields: list[FieldResult] = field(default_factory=list)
+    error: str | None = None
+    ms: float = 0.0
+    objects: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(f.ok for f in self.fields)
+
+
+class SamplesError(Exception):
+    """The samples file is missing or malformed; the message says where."""
+
+
+def samples_path_for(game_path: str | Path) -> Path:
+    """``games/apex.yaml`` -> ``games/apex.samples.yaml``."""
+    p = Path(game_path)
+    name = p.name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return p.with_name(name + ".samples.yaml")
+
+
+def _viewport(value: Any, where: str) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split()]
+    try:
+        vp = tuple(int(round(float(v))) for v in value)
+    except (TypeError, ValueError):
+        raise SamplesError(f"{where}: viewport must be [x, y, w, h], got {value!r}") from None
+    if len(vp) != 4 or vp[2] <= 0 or vp[3] <= 0:
+        raise SamplesError(f"{where}: viewport must be [x, y, w, h] with w, h > 0, got {value!r}")
+    return vp  # type: ignore[return-value]
+
+
+def load_samples(path: str | Path) -> list[Sample]:
+    p = Path(path)
+    if not p.exists():
+        raise SamplesError(f"{p}: no samples file (expected beside the game file)")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise SamplesError(f"{p}: not valid YAML: {e}") from None
+    items = data.get("samples") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise SamplesError(f"{p}: expected a non-empty list under `samples:`")
+    out: list[Sample] = []
+    for i, item in enumerate(items):
+        where = f"{p}: samples[{i}]"
+        if not isinstance(item, dict):
+            raise SamplesError(f"{where}: expected a mapping with `image:` or `video:`")
+        if "image" in item:
+            kind, src = "image", item["image"]
+        elif "video" in item:
+            kind, src = "video", item["video"]
+        else:
+            raise SamplesError(f"{where}: needs `image:` or `video:`")
+        frame_no = item.get("frame_no", item.get("frame"))
+        if kind == "video":
+            if frame_no is None:
+                raise SamplesError(f"{where}: a video sample needs `frame_no:`")
+            frame_no = int(frame_no)
+        expect = item.get("expect") or {}
+        if not isinstance(expect, dict) or not expect:
+            raise SamplesError(f"{where}: `expect:` must map processor.field to a value")
+        label = str(item.get("name") or (f"{src}#{frame_no}" if kind == "video" else src))
+        out.append(Sample(index=i, label=label, path=str(src), kind=kind, frame_no=frame_no,
+                          viewport=_viewport(item.get("viewport"), where),
+                          expect={str(k): v for k, v in expect.items()},
+                          repeat=max(1, int(item.get("repeat", 1)))))
+    return out
+
+
+def resolve(path: str, roots: Sequence[Path]) -> Path:
+    p = Path(path)
+    if p.is_absolute():
+        if p.exists():
+            return p
+        raise SourceError(f"{p}: file not found")
+    for r in roots:
+        q = Path(r) / p
+        if q.exists():
+            return q
+    tried = ", ".join(str(r) for r in roots) or "(no asset roots: pass --assets DIR)"
+    raise SourceError(f"{path}: not found under {tried}")
+
+
+def to_frame(img: np.ndarray) -> np.ndarray:
+    """Any BGR picture -> the 1920x1080 frame the engine works on."""
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    h, w = img.shape[:2]
+    if (w, h) == (FRAME_W, FRAME_H):
+        return img
+    interp = cv2.INTER_AREA if w > FRAME_W else cv2.INTER_LINEAR
+    return cv2.resize(img, (FRAME_W, FRAME_H), interpolation=interp)
+
+
+def read_picture(path: Path, kind: str, frame_no: int | None) -> np.ndarray:
+    if kind == "image":
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise SourceError(f"{path}: not an image OpenCV can read")
+        if img.dtype != np.uint8:
+            img = cv2.convertScaleAbs(img, alpha=255.0 / max(1, int(img.max())))
+        return img
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise SourceError(f"{path}: not a video OpenCV can open")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if n and frame_no is not None and frame_no >= n:
+            raise SourceError(f"{path}: frame {frame_no} is past the end ({n} frames)")
+        # Decode forward from the start: exact on every codec (seeking may land on a
+        # neighbouring frame), and cheap for the short clips samples come from.
+        target = int(frame_no or 0)
+        for _ in range(target):
+            if not cap.grab():
+                raise SourceError(f"{path}: cannot decode up to frame {frame_no}")
+        ok, img = cap.read()
+        if not ok or img is None:
+            raise SourceError(f"{path}: cannot decode frame {frame_no}")
+        return img
+    finally:
+        cap.release()
+
+
+def lookup(objects: dict[str, Any], key: str) -> Any:
+    cur: Any = objects
+    for part in key.split("."):
+        if isinstance(cur, dict):
+            if part not in cur:
+                return _MISSING
+            cur = cur[part]
+        elif isinstance(cur, (list, tuple)):
+            try:
+                cur = cur[int(part)]
+            except (ValueError, IndexError):
+                return _MISSING
+        else:
+            return _MISSING
+    return cur
+
+
+def confidence_of(objects: dict[str, Any], key: str) -> float | None:
+    parts = key.split(".")
+    if len(parts) < 2:
+        return None
+    obj = objects.get(parts[0])
+    if not isinstance(obj, dict):
+        return None
+    conf = obj.get("confidence")
+    if not isinstance(conf, dict):
+        return None
+    c = conf.get(".".join(parts[1:]), conf.get(parts[1]))
+    return float(c) if isinstance(c, (int, float)) and not isinstance(c, bool) else None
+
+
+def same(expected: Any, got: Any) -> bool:
+    if expected is None:
+        return got is None or got is _MISSING
+    if got is _MISSING or got is None:
+        return False
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return expected is got or (isinstance(expected, bool) and isinstance(got, bool) and expected == got)
+    if isinstance(expected, (int, float)) and isinstance(got, (int, float)):
+        return math.isclose(float(expected), float(got), rel_tol=1e-6, abs_tol=1e-6)
+    if isinstance(expected, (int, float)) and isinstance(got, str):
+        try:
+            return math.isclose(float(expected), float(got.strip()), rel_tol=1e-6, abs_tol=1e-6)
+        except ValueError:
+            return False
+    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
+        return len(expected) == len(got) and all(same(e, g) for e, g in zip(expected, got))
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return all(same(v, got.get(k, _MISSING)) for k, v in expected.items())
+    if isinstance(expected, str) and isinstance(got, str):
+        return expected.strip() == got.strip()
+    return expected == got
+
+
+def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Sequence[str | Path] = (),
+                viewport: tuple[int, int, int, int] | None = None) -> list[SampleResult]:
+    """Load the game once per distinct viewport and run every sample as its own stream."""
+    from engine.game import load_game  # late: the engine may be heavy to import
+
+    roots = [Path(a) for a in assets]
+    games: dict[Any, Any] = {}
+    results: list[SampleResult] = []
+    for s in samples:
+        res = SampleResult(sample=s)
+        results.append(res)
+        vp = viewport if viewport is not None else s.viewport
+        try:
+            src = resolve(s.path, roots)
+            raw = read_picture(src, s.kind, s.frame_no)
+        except SourceError as e:
+            res.error = str(e)
+            continue
+        if vp not in games:
+            games[vp] = load_game(game_path, assets=list(assets), viewport=vp)
+        game = games[vp]
+        frame_img = to_frame(raw)
+        h, w = raw.shape[:2]
+        stream = f"golden:{s.index}:{s.label}"
+        out = None
+        t0 = time.perf_counter()
+        for r in range(s.repeat):
+            frame = {
+                "source": {"name": stream, "original_shape": [h, w], "golden": True},
+                "timestamp": float(r) * 10.0,
+                "frame_no": (s.frame_no or 0) + r,
+            }
+            out = game.process(frame_img, frame)
+        res.ms = (time.perf_counter() - t0) * 1000.0 / s.repeat
+        objects = dict(out.objects) if out is not None else {}
+        res.objects = objects
+        errors = dict(out.errors) if out is not None and out.errors else {}
+        for key, expected in s.expect.items():
+            got = lookup(objects, key)
+            ok = same(expected, got)
+            note = ""
+            proc = key.split(".")[0]
+            if not ok:
+                if proc in errors:
+                    note = f"processor error: {errors[proc]}"
+                elif proc not in objects:
+                    note = "processor did not emit"
+                else:
+                    obj = objects.get(proc)
+                    reasons = obj.get("null_reasons") if isinstance(obj, dict) else None
+                    field_name = key.split(".", 1)[1] if "." in key else key
+                    if isinstance(reasons, dict) and field_name in reasons:
+                        note = str(reasons[field_name])
+            results[-1].fields.append(FieldResult(
+                sample=s.label, key=key, expected=expected,
+                got=None if got is _MISSING else got,
+                confidence=confidence_of(objects, key), ok=ok, note=note))
+    return results
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, str):
+        return repr(v) if (v != v.strip() or v == "") else v
+    return str(v) if v is not None else "null"
+
+
+def format_table(results: Sequence[SampleResult]) -> str:
+    rows = [("sample", "field", "expected", "read", "conf", "")]
+    for r in results:
+        if r.error:
+            rows.append((r.sample.label, "-", "-", "-", "-", f"ERROR {r.error}"))
+            continue
+        for f in r.fields:
+            conf = "" if f.confidence is None else f"{f.confidence:.2f}"
+            status = "pass" if f.ok else ("FAIL" + (f" ({f.note})" if f.note else ""))
+            rows.append((f.sample, f.key, _fmt(f.expected), _fmt(f.got), conf, status))
+    widths = [min(40, max(len(str(row[i])) for row in rows)) for i in range(5)]
+    lines = []
+    for row in rows:
+        cells = [str(c)[: widths[i]].ljust(widths[i]) for i, c in enumerate(row[:5])]
+        lines.append("  ".join(cells) + "  " + row[5])
+    n_fields = sum(len(r.fields) for r in results)
+    n_ok = sum(f.ok for r in results for f in r.fields)
+    n_err = sum(1 for r in results if r.error)
+    ms = [r.ms for r in results if not r.error]
+    summary = f"{n_ok}/{n_fields} fields pass"
+    if n_err:
+        summary += f", {n_err} sample(s) could not run"
+    if ms:
+        summary += f"; {sum(ms) / len(ms):.1f} ms/frame mean, {max(ms):.1f} max"
+    lines.append(summary)
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""Golden frames: `otrig test` on the shipped games against the real frames in ../shared/data.
+
+The expected values live in games/<name>.samples.yaml and come from shared/data/MANIFEST.tsv
+(read by eye). The data folder is outside the repository: when it is absent the tests skip,
+except on CI, where a missing folder is a failure.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[1]
+DATA = Path(__file__).parents[1].parent / "shared" / "data"
+GAMES = ["apex", "valorant", "melee"]
+
+
+def _need_data() -> None:
+    if not (DATA / "MANIFEST.tsv").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"golden data folder {DATA} is missing on CI")
+        pytest.skip(f"golden data folder {DATA} not present")
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_golden_frames(game: str) -> None:
+    _need_data()
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["test", str(REPO / "games" / f"{game}.yaml"), "--assets", str(DATA)])
+    print(result.output)
+    assert result.exit_code == 0, f"otrig test {game} failed:\n{result.output}"
+
+
+def test_samples_cover_manifest_melee_frames() -> None:
+    """The melee samples are the four frames the manifest gives truth for."""
+    from engine.golden import load_samples
+
+    samples = load_samples(REPO / "games" / "melee.samples.yaml")
+    frames = sorted(s.frame_no for s in samples if s.kind == "video")
+    assert frames == [0, 600, 1200, 1799]
+
+
+def test_golden_compare_rules() -> None:
+    from engine.golden import same
+
+    assert same(12, 12.0) and same("P2020", "P2020") and not same(12, 13)
+    assert same(None, None) and not same(0, None) and not same(None, 0)
+    assert same([8, 13], [8, 13]) and not same([8, 13], [13, 8])
+    assert not same("12", None)
