@@ -279,7 +279,8 @@ def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Seq
         t0 = time.perf_counter()
         for r in range(s.repeat):
             frame = {
-                "source": {"name": stream, "original_shape": [h, w], "golden": True},
+                "source": {"type": s.kind, "file": str(src), "original_shape": [h, w, 3],
+                           "golden": stream},
                 "timestamp": float(r) * 10.0,
                 "frame_no": (s.frame_no or 0) + r,
             }
