@@ -1,0 +1,278 @@
+"""The compiled processor graph and its per-frame run.
+
+Per frame: find the stream's state, map the geometry (cached), then for each processor in
+dependency order: gate, cadence, run its steps, smooth, and emit. Nothing here reads files
+or YAML; everything was prepared by :mod:`engine.game`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.expr import Expr, ScreenName, wrap
+from engine.regions import Geometry, IntBox, RegionMapper, geometry_for
+from engine.results import FrameOutput, ProcessorTrace, StepTrace
+from engine.state import StreamState, StreamStates, frame_time, stream_key
+from engine.steps.base import FrameContext, Step, StepResult
+
+
+@dataclass
+class CompiledField:
+    name: str
+    step: Step
+    stable_for: int = 1
+    vote: int = 1
+
+
+@dataclass
+class CompiledScreen:
+    name: str
+    mode: str  # "all" or "any"
+    steps: list[Step]
+
+
+@dataclass
+class CompiledProcessor:
+    name: str
+    fields: list[CompiledField] = field(default_factory=list)
+    screens: list[CompiledScreen] = field(default_factory=list)
+    default: str | None = None
+    every: float | None = None
+    offset: float = 0.0
+    on_skip: str = "omit"
+    gate: Expr | None = None
+    look_behind: float = 0.0
+    confidence: bool = False
+    emit: bool = True
+
+    @property
+    def is_screen_group(self) -> bool:
+        return bool(self.screens)
+
+
+class ProcessorFailure(Exception):
+    def __init__(self, step: str, error: BaseException):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.step = step
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+class Graph:
+    """Processors in run order, with per-stream state."""
+
+    def __init__(self, processors: list[CompiledProcessor], mapper: RegionMapper,
+                 viewport: IntBox | None, budget_ms: float):
+        self.processors = processors
+        self.mapper = mapper
+        self.viewport = viewport
+        self.budget_ms = budget_ms
+        self.states = StreamStates()
+
+    def geometry(self, frame: dict[str, Any]) -> Geometry:
+        return geometry_for(frame, self.viewport)
+
+    def process(self, image: np.ndarray, frame: dict[str, Any], *, explain: bool = False,
+                keep_images: bool = False) -> FrameOutput:
+        start = time.perf_counter()
+        key = stream_key(frame)
+        st = self.states.get(key)
+        with st.lock:  # frames of one stream are processed in order, other streams in parallel
+            t = frame_time(frame, time.time())
+            if st.last_t is not None and t < st.last_t - 1.0:
+                st.reset()  # the same source started again
+            st.last_t = t
+            st.frames += 1
+            geo = self.geometry(frame)
+            out = FrameOutput(objects={}, stream=key)
+            fc = FrameContext(image, geo, self.mapper.scale(geo), keep_images=keep_images)
+            current: dict[str, Any] = {}
+            for proc in self.processors:
+                self._run_processor(proc, st, t, fc, current, out, start)
+            if explain:
+                out.explain = {
+                    "stream": key,
+                    "media_time": t,
+                    "total_ms": round((time.perf_counter() - start) * 1000, 3),
+                    "ms": {p.name: round(p.ms, 3) for p in out.processors if p.status != "skip"},
+                    "skipped": {p.name: p.reason for p in out.processors if p.status == "skip"},
+                }
+            return out
+
+    # -- one processor ----------------------------------------------------------------------
+    def _namespace(self, proc: CompiledProcessor, st: StreamState, current: dict[str, Any]) -> dict[str, Any]:
+        ns: dict[str, Any] = {}
+        for name in proc.gate.names if proc.gate else ():
+            if name in current:
+                ns[name] = current[name]
+            elif name in st.last:
+                ns[name] = self._gate_value(name, st.last[name][0])
+            else:
+                ns[name] = None
+        return ns
+
+    def _gate_value(self, name: str, obj: dict[str, Any]) -> Any:
+        is_screen = any(p.name == name and p.is_screen_group for p in self.processors)
+        if is_screen:
+            return ScreenName(obj["name"]) if obj.get("name") is not None else None
+        return wrap(obj)
+
+    def _run_processor(self, proc: CompiledProcessor, st: StreamState, t: float, fc: FrameContext,
+                       current: dict[str, Any], out: FrameOutput, start: float) -> None:
+        trace = ProcessorTrace(proc.name, "skip")
+        out.processors.append(trace)
+        if (time.perf_counter() - start) * 1000 > self.budget_ms:
+            trace.reason = f"time budget: the frame's {self.budget_ms:g} ms were used up"
+            return
+        if proc.gate is not None:
+            if proc.gate.evaluate(self._namespace(proc, st, current)):
+                st.gate_true_t[proc.name] = t
+            else:
+                last_true = st.gate_true_t.get(proc.name)
+                if not (proc.look_behind > 0 and last_true is not None and t - last_true <= proc.look_behind):
+                    trace.reason = f"gate: {proc.gate.text}"
+                    return
+        if proc.every is not None:
+            if t < proc.offset:
+                trace.reason = f"cadence: not before offset {proc.offset:g}s"
+                self._repeat(proc, st, t, out)
+                return
+            slot = math.floor((t - proc.offset) / proc.every + 1e-9)
+            if st.slots.get(proc.name) == slot:
+                trace.reason = f"cadence: every {proc.every:g}s"
+                self._repeat(proc, st, t, out)
+                return
+            st.slots[proc.name] = slot
+        t0 = time.perf_counter()
+        trace.status = "ran"
+        fc.found = {}
+        try:
+            if proc.is_screen_group:
+                obj, hit = self._run_screens(proc, st, fc, out)
+            else:
+                obj, hit = self._run_fields(proc, st, fc, out)
+        except ProcessorFailure as e:
+            trace.status = "error"
+            trace.reason = f"{e.step}: {e}"
+            out.errors[proc.name] = {"step": e.step, "message": str(e)}
+            trace.ms = (time.perf_counter() - t0) * 1000
+            return
+        trace.ms = (time.perf_counter() - t0) * 1000
+        trace.hit = hit
+        st.last[proc.name] = (obj, t)
+        current[proc.name] = self._gate_value(proc.name, obj)
+        if proc.emit:
+            out.objects[proc.name] = obj
+
+    def _repeat(self, proc: CompiledProcessor, st: StreamState, t: float, out: FrameOutput) -> None:
+        if proc.on_skip == "repeat" and proc.emit and proc.name in st.last:
+            obj, when = st.last[proc.name]
+            out.objects[proc.name] = {**obj, "age": round(t - when, 3)}
+
+    def _step(self, proc: CompiledProcessor, label: str, step: Step, fc: FrameContext,
+              out: FrameOutput) -> StepResult:
+        t0 = time.perf_counter()
+        try:
+            r = step.run(fc)
+        except Exception as e:  # one step's failure fails only its processor
+            out.steps.append(StepTrace(proc.name, label, step.kind, "error", reason=f"{type(e).__name__}: {e}",
+                                       ms=(time.perf_counter() - t0) * 1000))
+            raise ProcessorFailure(label, e) from e
+        out.steps.append(StepTrace(
+            proc.name, label, step.kind, "hit" if r.hit else "miss", r.value, r.score, r.threshold, r.reason,
+            (time.perf_counter() - t0) * 1000, list(r.boxes), r.details, r.crop, r.prepared))
+        return r
+
+    def _run_fields(self, proc: CompiledProcessor, st: StreamState, fc: FrameContext,
+                    out: FrameOutput) -> tuple[dict[str, Any], bool]:
+        obj: dict[str, Any] = {}
+        confidence: dict[str, float | None] = {}
+        reasons: dict[str, str] = {}
+        any_hit = False
+        for f in proc.fields:
+            r = self._step(proc, f.name, f.step, fc, out)
+            if r.location is not None:
+                fc.found[f.name] = r.location
+            any_hit = any_hit or r.hit
+            value, reason = self._smooth(proc.name, f, st, r.value if r.hit or r.value is not None else None, r.reason)
+            obj[f.name] = value
+            if value is None and reason:
+                reasons[f.name] = reason
+            if proc.confidence:
+                confidence[f.name] = None if r.confidence is None else round(float(r.confidence), 3)
+        if proc.confidence:
+            obj["confidence"] = confidence
+        if reasons:
+            obj["null_reasons"] = reasons
+        return obj, any_hit
+
+    def _smooth(self, pname: str, f: CompiledField, st: StreamState, value: Any,
+                reason: str | None) -> tuple[Any, str | None]:
+        n = max(f.stable_for, f.vote)
+        if n <= 1:
+            return value, reason
+        key = (pname, f.name)
+        hist = st.history.get(key)
+        if hist is None:
+            hist = st.history[key] = deque(maxlen=n)
+        hist.append(_hashable(value))
+        if f.vote > 1:
+            counts = Counter(v for v in hist if v is not None)
+            if not counts:
+                return None, reason
+            top = max(counts.values())
+            for v in reversed(hist):  # ties go to the most recent read
+                if v is not None and counts[v] == top:
+                    return _unhash(v, value), None
+        if len(hist) == n and all(v == hist[0] for v in hist):
+            st.stable[key] = value
+        if key in st.stable:
+            return st.stable[key], None
+        return None, f"waiting for {n} equal reads in a row ({len(hist)} so far)"
+
+    def _run_screens(self, proc: CompiledProcessor, st: StreamState, fc: FrameContext,
+                     out: FrameOutput) -> tuple[dict[str, Any], bool]:
+        last = st.screen_last.get(proc.name)
+        order = sorted(proc.screens, key=lambda s: s.name != last)  # stable: last winner first
+        winner: CompiledScreen | None = None
+        score: float | None = None
+        for screen in order:
+            hits = []
+            for i, step in enumerate(screen.steps):
+                r = self._step(proc, f"{screen.name}[{i}]", step, fc, out)
+                hits.append(r.hit)
+                if r.location is not None:
+                    fc.found[f"{screen.name}[{i}]"] = r.location
+                if screen.mode == "all" and not r.hit:
+                    break
+                if screen.mode == "any" and r.hit:
+                    score = r.confidence
+                    break
+            matched = all(hits) and len(hits) == len(screen.steps) if screen.mode == "all" else any(hits)
+            if matched:
+                winner = screen
+                break
+        name = winner.name if winner else proc.default
+        if winner:
+            st.screen_last[proc.name] = winner.name
+        obj: dict[str, Any] = {"name": name}
+        if proc.confidence:
+            obj["confidence"] = None if score is None else round(float(score), 3)
+        return obj, winner is not None
+
+
+def _unhash(v: Any, original: Any) -> Any:
+    if isinstance(v, tuple) and not isinstance(original, tuple):
+        return original if _hashable(original) == v else list(v)
+    return v

@@ -1,0 +1,114 @@
+"""Tesseract, in process: one API object per (thread, configuration), created once and reused.
+
+``tesserocr`` (its wheel bundles libtesseract) costs a few ms per small crop; ``pytesseract``
+starts a process per call (~100 ms). ``pytesseract`` is kept only as the fallback where
+``tesserocr`` cannot be imported. The API objects are not thread-safe, so each server thread
+gets its own.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+try:  # pragma: no cover - depends on the platform's wheels
+    import tesserocr
+except ImportError:  # pragma: no cover
+    tesserocr = None
+
+_TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+    "/opt/homebrew/share/tessdata",
+)
+
+
+class OcrUnavailable(Exception):
+    """Neither tesserocr nor the tesseract program can be used."""
+
+
+def default_tessdata() -> str | None:
+    env = os.environ.get("TESSDATA_PREFIX")
+    if env and Path(env).is_dir():
+        return env
+    for c in _TESSDATA_CANDIDATES:
+        if (Path(c) / "eng.traineddata").exists():
+            return c
+    return None
+
+
+def backend_name() -> str:
+    return "tesserocr" if tesserocr is not None else "pytesseract"
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    lang: str = "eng"
+    psm: int = 7
+    whitelist: str | None = None
+    tessdata: str | None = None  # folder with <lang>.traineddata; None = the system's
+
+
+class OcrEngine:
+    """Reads text from a prepared crop. Holds per-thread Tesseract APIs for one config."""
+
+    def __init__(self, config: OcrConfig):
+        self.config = config
+        self.tessdata = config.tessdata or default_tessdata()
+        self._local = threading.local()
+        if tesserocr is None and shutil.which("tesseract") is None:
+            raise OcrUnavailable("Tesseract is not installed: install the Debian package tesseract-ocr "
+                                 "(or pip install tesserocr)")
+        if self.tessdata is None:
+            raise OcrUnavailable("no tessdata folder found: install tesseract-ocr-eng or set TESSDATA_PREFIX")
+        lang_file = Path(self.tessdata) / f"{config.lang.split('+')[0]}.traineddata"
+        if not lang_file.exists():
+            raise OcrUnavailable(f"no traineddata for language '{config.lang}' in {self.tessdata}")
+
+    def _api(self):  # noqa: ANN202 - tesserocr has no type stubs
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=self.config.lang, psm=self.config.psm,
+                                          oem=tesserocr.OEM.LSTM_ONLY)
+            if self.config.whitelist:
+                api.SetVariable("tessedit_char_whitelist", self.config.whitelist)
+            self._local.api = api
+        return api
+
+    def read(self, img: np.ndarray) -> tuple[str, float]:
+        """Text and mean confidence (0-100) of a grey or BGR crop."""
+        if img.size == 0:
+            return "", 0.0
+        if img.ndim == 3:
+            img = img[:, :, ::-1]  # Tesseract wants RGB
+        img = np.ascontiguousarray(img)
+        if tesserocr is None:
+            return self._read_subprocess(img)
+        api = self._api()
+        h, w = img.shape[:2]
+        bpp = 1 if img.ndim == 2 else 3
+        api.SetImageBytes(img.tobytes(), w, h, bpp, w * bpp)
+        text = api.GetUTF8Text()
+        conf = float(api.MeanTextConf())
+        return text.strip(), max(conf, 0.0)
+
+    def _read_subprocess(self, img: np.ndarray) -> tuple[str, float]:  # pragma: no cover - fallback
+        import pytesseract
+        cfg = f"--psm {self.config.psm} --oem 1 --tessdata-dir {self.tessdata}"
+        if self.config.whitelist:
+            cfg += f" -c tessedit_char_whitelist={self.config.whitelist}"
+        try:
+            data = pytesseract.image_to_data(img, lang=self.config.lang, config=cfg,
+                                             output_type=pytesseract.Output.DICT)
+        except (pytesseract.TesseractError, subprocess.SubprocessError) as e:
+            raise RuntimeError(f"tesseract failed: {e}") from None
+        words = [w for w, c in zip(data["text"], data["conf"]) if str(w).strip()]
+        confs = [float(c) for w, c in zip(data["text"], data["conf"]) if str(w).strip() and float(c) >= 0]
+        return " ".join(words), (sum(confs) / len(confs) if confs else 0.0)

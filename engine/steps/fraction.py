@@ -1,0 +1,41 @@
+"""`fraction`: how much of the region is in a colour range ("is the ammo panel there?")."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from engine.prep import parse_ranges
+from engine.regions import IntBox
+from engine.schema import param
+from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
+from engine.yamlsrc import KeyPath
+
+
+@dataclass(kw_only=True)
+class FractionStep(Step):
+    """Fraction (0-1) of the region's pixels inside any of the colour ranges."""
+
+    kind = "fraction"
+    summary = "0..1 of pixels in the colour ranges"
+
+    space: Literal["bgr", "hsv"] = param("bgr", help="colour space of the ranges (OpenCV HSV: H 0-180)")
+    ranges: list[Any] = param(help="[[low, high], ...], each a triple; a pixel in any range counts")
+    min: float = param(0.0, help="hit when the fraction is at least this", lo=0, hi=1)
+    max: float = param(1.0, help="and at most this", lo=0, hi=1)
+
+    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
+        self._ranges = parse_ranges(self.space, self.ranges, path, ctx.src)
+
+    @property
+    def threshold(self) -> float:  # type: ignore[override]
+        return self.min
+
+    def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
+        mask = self._ranges.mask(prepared)
+        frac = cv2.countNonZero(mask) / mask.size
+        hit = self.min <= frac <= self.max
+        reason = None if hit else f"fraction {frac:.3f} not in [{self.min:g}, {self.max:g}]"
+        return BoxResult(round(frac, 4), hit, frac, None, reason)

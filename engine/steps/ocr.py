@@ -1,0 +1,70 @@
+"""`ocr`: read text with Tesseract, then validate it into a value (or null with a reason)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from engine.assets import resolve_dir
+from engine.ocr import OcrConfig, OcrEngine, OcrUnavailable
+from engine.regions import IntBox
+from engine.schema import param
+from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
+from engine.textpost import Rejected, TextRules
+from engine.yamlsrc import KeyPath
+
+
+@dataclass(kw_only=True)
+class OcrStep(Step):
+    """Read text in the region with Tesseract and turn it into a checked value."""
+
+    kind = "ocr"
+    summary = "text, cast to a type and validated"
+
+    whitelist: str | None = param(None, help="only these characters, e.g. \"0123456789\"")
+    psm: int = param(7, help="Tesseract page segmentation mode (7 = one line, 8 = one word, 6 = a block)", lo=0, hi=13)
+    lang: str = param("eng", help="Tesseract language, e.g. eng or a custom font model's name")
+    tessdata: str | None = param(None, help="folder with custom .traineddata, relative to the game file or asset roots")
+    upper: bool = param(False, help="upper-case the text before matching")
+    subs: dict[str, str] = param(default_factory=dict, help="replacements applied first, e.g. {O: \"0\", I: \"1\"}")
+    regex: str | None = param(None, help="extract this pattern (group 1 if it has one)")
+    vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)")
+    max_distance: int = param(2, help="edits allowed when matching the vocabulary", lo=0, hi=20)
+    cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
+    range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")
+    min_conf: float = param(0.0, help="Tesseract confidence 0-100 below which the value is null", lo=0, hi=100)
+
+    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
+        tessdata = None
+        if self.tessdata is not None:
+            tessdata = str(resolve_dir(self.tessdata, ctx, path + ("tessdata",)))
+            if not (Path(tessdata) / f"{self.lang}.traineddata").exists():
+                raise ctx.src.error(path + ("lang",), f"no {self.lang}.traineddata in the tessdata folder {self.tessdata!r}")
+        try:
+            self._engine = OcrEngine(OcrConfig(self.lang, self.psm, self.whitelist, tessdata))
+        except OcrUnavailable as e:
+            raise ctx.src.error(path, str(e)) from None
+        try:
+            pattern = re.compile(self.regex) if self.regex else None
+        except re.error as e:
+            raise ctx.src.error(path + ("regex",), f"bad regular expression: {e}") from None
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ctx.src.error(path + ("range",), f"low {self.range[0]:g} is above high {self.range[1]:g}")
+        if self.vocabulary is not None and not self.vocabulary:
+            raise ctx.src.error(path + ("vocabulary",), "the vocabulary is empty")
+        self._rules = TextRules(self.subs, pattern, self.vocabulary, self.max_distance, self.cast, self.range, self.upper)
+
+    def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
+        text, conf = self._engine.read(prepared)
+        details = {"text": text, "conf": round(conf, 1)}
+        if conf < self.min_conf:
+            return BoxResult(None, False, conf / 100, conf / 100, f"confidence {conf:.0f} < min_conf {self.min_conf:g}", details=details)
+        try:
+            value, more = self._rules.apply(text)
+        except Rejected as e:
+            return BoxResult(None, False, conf / 100, conf / 100, str(e), details=details)
+        details.update(more)
+        return BoxResult(value, True, conf / 100, conf / 100, details=details)

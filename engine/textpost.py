@@ -1,0 +1,116 @@
+"""From OCR text to a trusted value: substitutions, regex, vocabulary, cast and range.
+
+Every stage either passes a value on or stops with a reason; a value that fails is
+reported as null with that reason, never as a wrong number.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class Rejected(Exception):
+    """The text could not be turned into a valid value; the message says why."""
+
+
+def levenshtein(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[\s_\-.:'`]+", "", s).upper()
+
+
+def closest(text: str, vocabulary: list[str], max_distance: int) -> tuple[str, int, str | None]:
+    """The vocabulary word nearest to ``text`` (case and spacing ignored), its distance, runner-up."""
+    key = _norm(text)
+    scored = sorted(((levenshtein(key, _norm(w)), i, w) for i, w in enumerate(vocabulary)))
+    best_d, _, best = scored[0]
+    runner = scored[1][2] if len(scored) > 1 else None
+    if best_d > max_distance:
+        raise Rejected(f"{text!r} is not within {max_distance} edits of any vocabulary word (closest {best!r}, {best_d})")
+    if len(scored) > 1 and scored[1][0] == best_d and _norm(scored[1][2]) != _norm(best):
+        raise Rejected(f"{text!r} is as close to {best!r} as to {scored[1][2]!r}")
+    return best, best_d, runner
+
+
+def _cast_int(s: str) -> int:
+    digits = re.sub(r"[,\s]", "", s)
+    if not re.fullmatch(r"[-+]?\d+", digits):
+        raise Rejected(f"{s!r} is not an integer")
+    return int(digits)
+
+
+def _cast_float(s: str) -> float:
+    t = re.sub(r"[,\s]", "", s)
+    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", t):
+        raise Rejected(f"{s!r} is not a number")
+    return float(t)
+
+
+def _cast_mss(s: str) -> float:
+    """``m:ss`` or ``h:mm:ss`` (optionally ``.cc``) to seconds."""
+    m = re.fullmatch(r"(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d+))?", s.strip())
+    if not m:
+        raise Rejected(f"{s!r} is not a time like m:ss")
+    h, mi, se, frac = m.groups()
+    if int(se) >= 60 or (h is not None and int(mi) >= 60):
+        raise Rejected(f"{s!r} has seconds or minutes of 60 or more")
+    value = int(h or 0) * 3600 + int(mi) * 60 + int(se)
+    return value + (float("0." + frac) if frac else 0.0)
+
+
+CASTS: dict[str, Callable[[str], Any]] = {
+    "str": lambda s: s,
+    "int": _cast_int,
+    "float": _cast_float,
+    "mss": _cast_mss,
+    "time": _cast_mss,
+}
+
+
+@dataclass
+class TextRules:
+    subs: dict[str, str]
+    regex: re.Pattern[str] | None
+    vocabulary: list[str] | None
+    max_distance: int
+    cast: str
+    range: tuple[float, float] | None
+    upper: bool = False
+
+    def apply(self, text: str) -> tuple[Any, dict[str, Any]]:
+        """Return ``(value, details)``; raises :class:`Rejected` with a reason."""
+        details: dict[str, Any] = {}
+        s = " ".join(text.split())
+        if self.upper:
+            s = s.upper()
+        for a, b in self.subs.items():
+            s = s.replace(a, b)
+        if self.regex is not None:
+            m = self.regex.search(s)
+            if not m:
+                raise Rejected(f"{s!r} does not match /{self.regex.pattern}/")
+            s = m.group(1) if m.groups() else m.group(0)
+        if not s:
+            raise Rejected("no text")
+        if self.vocabulary:
+            s, d, runner = closest(s, self.vocabulary, self.max_distance)
+            details["distance"] = d
+            if runner is not None:
+                details["runner_up"] = runner
+        value = CASTS[self.cast](s)
+        if self.range is not None and isinstance(value, (int, float)):
+            lo, hi = self.range
+            if not lo <= value <= hi:
+                raise Rejected(f"{value} is outside the range [{lo:g}, {hi:g}]")
+        return value, details
