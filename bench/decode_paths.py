@@ -9,6 +9,9 @@ Paths:
   av-seq        PyAV, decode every frame (threaded), convert only the sampled ones
   av-seek       PyAV, seek to the keyframe before each sample and decode forward to it
   ffmpeg-pipe   an ffmpeg process with a select filter, raw bgr24 on a pipe
+  otrig         engine.sources.VideoSource: av-seq that seeks only when the next sample is
+                further ahead than the longest keyframe interval seen (includes the resize
+                to 1920x1080, which the others skip)
 
     .venv/bin/python bench/decode_paths.py                 # ~1-2 min
     .venv/bin/python bench/decode_paths.py --rates 0.5,2 --paths av-seq,av-seek
@@ -34,7 +37,7 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine.sources import probe_video, sample_indices  # noqa: E402
+from engine.sources import VideoSource, probe_video, sample_indices  # noqa: E402
 
 
 def targets(path: str, fps: float, seek: float) -> tuple[list[int], Fraction, int, int, int]:
@@ -91,9 +94,13 @@ def path_av_seek(path: str, want: list[int], vfps: Fraction, w: int, h: int) -> 
 
 
 def path_ffmpeg_pipe(path: str, want: list[int], vfps: Fraction, w: int, h: int) -> list[int]:
-    # select by frame number: a tiny expression file keeps the command line short
+    # Frame n is sampled when some sample time falls in (n-1/2, n+1/2] frames: compare the
+    # count of sample times up to each edge (a list of eq(n,N) terms overflows the parser).
+    f_, s_, v_ = float(fps_of[path]), float(seek_of[path]), float(vfps)
+    edge = "floor((({n})/{v} - {s})*{f} + 1e-9)"
+    expr = (f"gt({edge.format(n='n+0.5', v=v_, s=s_, f=f_)}\\,"
+            f"max({edge.format(n='n-0.5', v=v_, s=s_, f=f_)}\\,-1))")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        expr = "+".join(f"eq(n\\,{n})" for n in want)
         f.write(f"select={expr}")
         script = f.name
     cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-filter_script:v", script,
@@ -119,7 +126,15 @@ def path_ffmpeg_pipe(path: str, want: list[int], vfps: Fraction, w: int, h: int)
     return got
 
 
-PATHS = {"cv2-grab": path_cv2_grab, "av-seq": path_av_seq, "av-seek": path_av_seek,
+def path_otrig(path: str, want: list[int], vfps: Fraction, w: int, h: int) -> list[int]:
+    """engine.sources.VideoSource as `otrig extract` uses it (adaptive seek + 1080p resize)."""
+    return [f["frame_no"] for _, f in VideoSource(path, fps_of[path], seek_of[path], wall_start=0)]
+
+
+fps_of: dict[str, float] = {}
+seek_of: dict[str, float] = {}
+
+PATHS = {"otrig": path_otrig, "cv2-grab": path_cv2_grab, "av-seq": path_av_seq, "av-seek": path_av_seek,
          "ffmpeg-pipe": path_ffmpeg_pipe}
 
 
@@ -152,6 +167,7 @@ def main() -> None:
     for v in videos:
         for r in rates:
             want, vfps, frames, w, h = targets(v, r, a.seek)
+            fps_of[v], seek_of[v] = r, a.seek
             cells = []
             for n in names:
                 best = float("inf")

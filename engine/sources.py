@@ -13,9 +13,9 @@ video's rate) is not repeated.
 
 Decoding (see bench/decode_paths.py for the measurements behind it): PyAV with threaded
 decoding; frames between samples are decoded (unavoidable) but never converted to BGR.
-For constant-frame-rate video the reader seeks instead of decoding forward when the next
-sample is further ahead than the longest keyframe interval seen so far, so sparse sampling
-of a long VOD skips whole GOPs while dense sampling never seeks.
+For constant-frame-rate video the reader seeks instead of decoding forward when a keyframe
+must come before the next sample (judged from the longest keyframe interval seen so far),
+so sparse sampling skips whole GOPs while dense sampling never seeks.
 """
 from __future__ import annotations
 
@@ -296,13 +296,15 @@ class VideoSource:
                                 yield chosen
                             target = next(times)
                         prev = (n, t, vf)
-                        # Far enough ahead that a keyframe must lie between: seek past the gap.
-                        if (by_pts and self.allow_seek and gop and target != sought and
-                                (target - t) * info.fps > gop + 1 and
-                                target < (info.frames - Fraction(1, 2)) / info.fps):
-                            seek_to = target
-                            restart = True
-                            break
+                        # A keyframe is due before the next sample (keyframes seen so far are
+                        # at most `gop` apart): seek to it instead of decoding up to it.
+                        if by_pts and self.allow_seek and gop and last_key is not None and target != sought:
+                            next_key = last_key + gop
+                            if (math.ceil(target * info.fps - Fraction(1, 2)) >= next_key and next_key - n > 4 and
+                                    target < (info.frames - Fraction(1, 2)) / info.fps):
+                                seek_to = target
+                                restart = True
+                                break
                 except av.error.FFmpegError as e:
                     raise SourceError(f"{self.path}: the video is corrupt near frame {index + 1}: "
                                       f"{_why(e)}") from None
