@@ -131,6 +131,10 @@ def _open(path: str):
     if not container.streams.video:
         container.close()
         raise SourceError(f"{path}: contains no video stream")
+    if container.format.name == "tty" or container.streams.video[0].codec_context.name == "ansi":
+        # FFmpeg "plays" any text file as an ANSI-art video
+        container.close()
+        raise SourceError(f"{path}: is a text file, not a video")
     return container
 
 
