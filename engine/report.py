@@ -23,7 +23,7 @@ TIMELINE_W = 1000          # SVG user units of the timeline's drawing area
 FRAME_W, FRAME_H = 1920, 1080
 STATUSES = ("hit", "miss", "skip", "error")
 # Step details shown in their own columns; every other detail is listed as key: value.
-_KNOWN_DETAILS = {"text", "raw", "conf", "confidence", "runner_up", "runner_up_score", "second",
+_KNOWN_DETAILS = {"text", "raw", "conf", "confidence", "best", "runner_up", "runner_up_score", "second",
                   "second_score", "margin", "region"}
 
 
@@ -75,6 +75,22 @@ def media_time(frame: dict[str, Any] | None, seq: int, t0: float | None) -> floa
     if isinstance(fn, (int, float)) and isinstance(fps, (int, float)) and fps > 0:
         return float(fn) / float(fps)
     return float(seq)
+
+
+def media_times(frames: list[dict[str, Any]], t0: float | None) -> list[float]:
+    """Media time of each recorded frame on one axis: when the source changes (several images
+    or videos in one run) and time would go backwards, the next source is placed after the last."""
+    out: list[float] = []
+    offset, last_src = 0.0, None
+    for i, fr in enumerate(frames):
+        frame = fr.get("frame") or {}
+        src = json.dumps(frame.get("source"), sort_keys=True) if isinstance(frame, dict) else None
+        t = media_time(frame, fr.get("seq", i), t0)
+        if out and src != last_src and t + offset <= out[-1]:
+            offset = out[-1] + 1.0 - t
+        last_src = src
+        out.append(t + offset)
+    return out
 
 
 def fmt_time(t: float) -> str:
@@ -231,6 +247,8 @@ def field_value(fr: dict[str, Any], path: str) -> float | None:
 
 def summarize(rec: Recording, procs: list[str]) -> list[dict[str, Any]]:
     """Per processor and per step: runs, hits, hit rate, mean and p95 ms, skips by reason."""
+    step_regions = {(p["name"], k): v for p in rec.meta.get("processors", []) if isinstance(p, dict)
+                    for k, v in (p.get("step_regions") or {}).items()}
     pstats = {n: {"name": n, "frames": 0, "runs": 0, "hits": 0, "errors": 0, "ms": [], "skips": Counter(),
                   "steps": {}} for n in procs}
     for fr in rec.frames:
@@ -260,12 +278,12 @@ def summarize(rec: Recording, procs: list[str]) -> list[dict[str, Any]]:
         for t in fr.get("steps", []):
             s = pstats.setdefault(t["processor"], {"name": t["processor"], "frames": 0, "runs": 0, "hits": 0,
                                                    "errors": 0, "ms": [], "skips": Counter(), "steps": {}})
-            region = (t.get("details") or {}).get("region")
+            region = (t.get("details") or {}).get("region") or step_regions.get((t["processor"], t["step"]))
             ss = s["steps"].setdefault(t["step"], {"step": t["step"], "kind": t.get("kind"), "regions": set(),
                                                    "runs": 0, "hits": 0, "misses": 0, "errors": 0, "ms": [],
                                                    "skips": Counter(), "scores": [], "threshold": None})
-            if isinstance(region, str):
-                ss["regions"].add(region)
+            if region is not None:
+                ss["regions"].add(region if isinstance(region, str) else short(region, 40))
             st = t.get("status")
             if st == "skip":
                 ss["skips"][t.get("reason") or "skipped"] += 1
@@ -381,7 +399,8 @@ def timeline(rec: Recording, times: list[float], procs: list[str], screens: list
 
 
 def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens: list[str],
-                status: dict[str, str], changed: list[str], img: _Images) -> dict[str, Any]:
+                status: dict[str, str], changed: list[str], img: _Images,
+                step_regions: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
     steps = []
     boxes = []
     for t_ in fr.get("steps", []):
@@ -394,6 +413,7 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
                               "tip": f"{label} {st} {short(t_.get('value'), 40)}"})
         conf = det.get("conf", det.get("confidence"))
         ru = det.get("runner_up", det.get("second"))
+        best = det.get("best")
         ru_score = det.get("runner_up_score", det.get("second_score"))
         if isinstance(ru, dict):
             ru_score = ru.get("score", ru_score)
@@ -405,8 +425,10 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
             "score": score, "threshold": thr,
             "passes": (score >= thr) if _is_num(score) and _is_num(thr) else None,
             "text": short(det.get("text", det.get("raw")), 120) if ("text" in det or "raw" in det) else None,
-            "conf": conf, "runner_up": short(ru, 40) if ru is not None else None, "runner_up_score": ru_score,
-            "margin": det.get("margin"), "region": det.get("region"),
+            "conf": conf, "runner_up": short(ru, 40) if ru is not None else None,
+            "best": short(best, 40) if best is not None else None, "runner_up_score": ru_score,
+            "margin": det.get("margin"),
+            "region": det.get("region") or (step_regions or {}).get((t_["processor"], t_["step"])),
             "other": [(k, short(v, 60)) for k, v in det.items() if k not in _KNOWN_DETAILS],
             "crop": img(t_.get("crop")), "prep": img(t_.get("prep")),
         })
@@ -444,10 +466,13 @@ def _pick(n: int, k: int, prefer: Iterable[int] = ()) -> list[int]:
     if n <= k:
         return list(range(n))
     chosen = set(list(prefer)[: k // 2])
+    pool = [i for i in range(n) if i not in chosen]
     rest = k - len(chosen)
-    if rest > 0:
-        chosen.update(round(i * (n - 1) / max(1, rest - 1)) for i in range(rest))
-    return sorted(chosen)[:k]
+    if rest == 1:
+        chosen.add(pool[0])
+    elif rest > 1:
+        chosen.update(pool[round(j * (len(pool) - 1) / (rest - 1))] for j in range(rest))
+    return sorted(chosen)
 
 
 def build_context(rec: Recording, *, out_dir: Path | None = None, embed: bool = True,
@@ -457,7 +482,7 @@ def build_context(rec: Recording, *, out_dir: Path | None = None, embed: bool = 
     screens = screen_processors(rec)
     ts = [fr.get("frame", {}).get("timestamp") for fr in rec.frames]
     t0 = next((float(x) for x in ts if _is_num(x)), None)
-    times = [media_time(fr.get("frame"), fr.get("seq", i), t0) for i, fr in enumerate(rec.frames)]
+    times = media_times(rec.frames, t0)
     statuses = [frame_statuses(fr, procs) for fr in rec.frames]
 
     changed: list[list[str]] = []
@@ -478,7 +503,10 @@ def build_context(rec: Recording, *, out_dir: Path | None = None, embed: bool = 
     img = _Images(rec.dir, out_dir, embed)
     with_crops = [i for i, fr in enumerate(rec.frames) if any(s.get("crop") or s.get("prep") for s in fr.get("steps", []))]
     idx = _pick(len(rec.frames), max_frames, with_crops)
-    cards = [_frame_card(rec.frames[i], i, times[i], procs, screens, statuses[i], changed[i], img) for i in idx]
+    step_regions = {(p["name"], k): v for p in rec.meta.get("processors", []) if isinstance(p, dict)
+                    for k, v in (p.get("step_regions") or {}).items()}
+    cards = [_frame_card(rec.frames[i], i, times[i], procs, screens, statuses[i], changed[i], img, step_regions)
+             for i in idx]
 
     meta = rec.meta
     rstats = (meta.get("recorder") or {}).get("stats") or {}
