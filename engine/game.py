@@ -99,7 +99,7 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
     watched = [p] + sorted(set(ctx.loaded_files))
     vp = viewport if viewport is not None else spec.viewport
     graph = Graph([compiled[n] for n in order], mapper, vp, spec.budget_ms)
-    return CompiledGame(spec.game, spec.version, p, spec, graph, regions, warnings, watched)
+    return CompiledGame(spec.game, str(spec.version), p, spec, graph, regions, warnings, watched)
 
 
 def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known: set[str]) -> CompiledProcessor:

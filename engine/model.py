@@ -173,7 +173,7 @@ class GameSpec:
     """A game file."""
 
     game: str = param(help="the game's name")
-    version: str = param("", help="shown in /health")
+    version: str | int | float = param("", help="shown in /health")
     description: str = param("", help="free text")
     reference: tuple[int, int] = param((1920, 1080), help="[width, height] of the pixel space boxes are written in")
     viewport: tuple[int, int, int, int] | None = param(None, help="[x, y, w, h] of the game picture inside the 1920x1080 frame")

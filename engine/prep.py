@@ -41,6 +41,12 @@ class ColorRanges:
     ranges: list[tuple[np.ndarray, np.ndarray]]
 
     def mask(self, img: np.ndarray) -> np.ndarray:
+        if img.ndim == 2 and self.space == "bgr":
+            # a grey pixel v is the colour (v, v, v)
+            out = cv2.inRange(img, int(self.ranges[0][0].max()), int(self.ranges[0][1].min()))
+            for lo, hi in self.ranges[1:]:
+                out |= cv2.inRange(img, int(lo.max()), int(hi.min()))
+            return out
         conv = to_space(img, self.space)
         out = cv2.inRange(conv, self.ranges[0][0], self.ranges[0][1])
         for lo, hi in self.ranges[1:]:

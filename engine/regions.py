@@ -49,7 +49,7 @@ class RegionSpec:
             return "give exactly one of box, boxes or grid" + (f" (got {', '.join(given)})" if given else "")
         for b in self.reference_boxes():
             if b[2] <= 0 or b[3] <= 0:
-                return (given[0], f"box {list(b)} has no area: width and height must be > 0")
+                return (given[0], f"box [{', '.join(f'{v:g}' for v in b)}] has no area: width and height must be > 0")
         return None
 
     def reference_boxes(self) -> list[Box]:

@@ -40,7 +40,8 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        text = repr(value)
+        return text if len(text) <= 60 else "a list"
     return repr(value)
 
 

@@ -71,6 +71,8 @@ def load_yaml_text(text: str, name: str) -> Located:
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         problem = " ".join(x for x in (e.context, e.problem) if x)
+        if e.context_mark is not None and mark is not e.context_mark:
+            problem += f" (the construct began at line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
         raise GameFileError(name, line, col, "", f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as e:
         raise GameFileError(name, None, None, "", f"YAML error: {e}") from None

@@ -108,7 +108,7 @@ class TemplateStep(Step):
         templates = self._scaled(fc.scale)
         ih, iw = image.shape[:2]
         if self.all:
-            return self._measure_all(image, templates)
+            return self._measure_all(image, templates, box)
         ranked: list[tuple[float, str, IntBox]] = []
         for t in templates:
             th, tw = t.image.shape[:2]
@@ -131,7 +131,7 @@ class TemplateStep(Step):
                              details=details)
         return BoxResult(label, True, score, max(0.0, min(1.0, score)), location=loc, details=details)
 
-    def _measure_all(self, image: np.ndarray, templates: list[_Template]) -> BoxResult:
+    def _measure_all(self, image: np.ndarray, templates: list[_Template], box: IntBox) -> BoxResult:
         hits: list[tuple[float, str, IntBox]] = []
         ih, iw = image.shape[:2]
         for t in templates:
@@ -150,7 +150,8 @@ class TemplateStep(Step):
                 if len(kept) >= self.max_hits:
                     break
         kept.sort(key=lambda h: (h[2][1], h[2][0]))  # top to bottom, like killfeed rows
-        value = [{"label": lbl, "score": round(s, 4), "box": list(b)} for s, lbl, b in kept]
+        value = [{"label": lbl, "score": round(s, 4), "box": [b[0] + box[0], b[1] + box[1], b[2], b[3]]}
+                 for s, lbl, b in kept]
         best = max((s for s, _, _ in kept), default=None)
         return BoxResult(value, bool(kept), best, best, None if kept else f"nothing scored >= {self.threshold:g}",
                          details={"hits": len(kept)})

@@ -1,0 +1,656 @@
+"""The game language: loading errors, regions, steps, cadence, gates, state and smoothing.
+
+Images are synthetic with known answers (drawn here), except the real Apex frame test.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.errors import GameFileError
+from engine.game import load_game
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def need_data() -> None:
+    if not DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{DATA} is missing on CI")
+        pytest.skip("../shared/data is not here")
+
+
+@pytest.fixture
+def game_file(tmp_path):
+    def write(text: str, name: str = "g.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return p
+    return write
+
+
+@pytest.fixture
+def run_cli():
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[1], timeout=120)
+    return run
+
+
+def blank(color=(0, 0, 0)) -> np.ndarray:
+    img = np.zeros((1080, 1920, 3), np.uint8)
+    img[:] = color
+    return img
+
+
+def frame(t: float, source: dict | None = None) -> dict:
+    f = {"relative_timestamp": t, "timestamp": 1_700_000_000 + t}
+    if source is not None:
+        f["source"] = source
+    return f
+
+
+# --- errors a user can act on -----------------------------------------------------------
+
+BROKEN = [
+    ("""
+     game: apex
+     regions:
+       clip: {box: [1733, 965, 46, 29]}
+     processors:
+       weapon:
+         fields:
+           clip:
+             ocr:
+               region: clip
+               psm: seven
+     """, 'g.yaml:10:11: processors.weapon.fields.clip.ocr.psm: expected an integer 0-13, got "seven"'),
+    ("""
+     game: apex
+     regions:
+       clip: {box: [1733, 965, 46, 29]}
+     processors:
+       weapon:
+         fields:
+           clip: {ocr: {region: clips}}
+     """, "g.yaml:7:20: processors.weapon.fields.clip.ocr.region: unknown region 'clips' (regions: clip)"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       a:
+         when: screen == "in_game"
+         fields: {v: {fraction: {region: r, ranges: [[[0, 0, 0], [1, 1, 1]]]}}}
+     """, "g.yaml:6:5: processors.a.when: unknown name 'screen'; expected a processor name (a)"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       a:
+         when: b.v > 1
+         fields: {v: {fraction: {region: r, ranges: [[[0, 0, 0], [1, 1, 1]]]}}}
+       b:
+         when: a.v > 1
+         fields: {v: {fraction: {region: r, ranges: [[[0, 0, 0], [1, 1, 1]]]}}}
+     """, "g.yaml:6:5: processors.a.when: gate cycle: a -> b -> a; a gate may use its own last value, "
+          "but processors cannot wait for each other"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10], anchr: left}
+     """, "g.yaml:3:28: regions.r.anchr: unknown key; expected one of: anchor, box, boxes, grid"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]
+     processors: {}
+     """, "g.yaml:4:1: YAML syntax error: while parsing a flow mapping expected ',' or '}', but got '<scalar>' "
+          "(the construct began at line 3, column 6)"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       p:
+         every: soon
+         fields:
+           t: {fraction: {region: r, ranges: [[[0, 0, 0], [1, 1, 1]]]}}
+     """, 'g.yaml:6:5: processors.p.every: expected a duration like 2s, 500ms or 1.5, got "soon"'),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       p:
+         fields:
+           t: {fraction: {region: r, ranges: [[[0, 0, 0], [300, 1, 1]]]}}
+     """, "g.yaml:7:42: processors.p.fields.t.fraction.ranges[0]: expected [low, high] with three numbers 0-255 each, "
+          "got [[0, 0, 0], [300, 1, 1]]"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       errors:
+         fields:
+           t: {color: {region: r}}
+     """, "g.yaml:5:3: processors.errors: 'errors' is reserved for the answer's own objects; pick another name"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 0, 10]}
+     """, "g.yaml:3:7: regions.r.box: box [0, 0, 0, 10] has no area: width and height must be > 0"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       p:
+         fields:
+           t: {ocr: {region: r, prep: [grey, {scale: 0}]}}
+     """, "g.yaml:7:42: processors.p.fields.t.ocr.prep[1].scale: expected a positive number (resize factor), got 0"),
+    ("""
+     game: x
+     regions:
+       r: {box: [0, 0, 10, 10]}
+     processors:
+       p:
+         fields:
+           t: {ocr: {region: r, regex: "(\\\\d+"}}
+     """, "g.yaml:7:28: processors.p.fields.t.ocr.regex: bad regular expression: missing ), unterminated subpattern at position 0"),
+    ("game: x\ngame: y\n", "g.yaml:2:1: game: duplicate key"),
+    ("regions: {}\n", "g.yaml:1:1: missing required key 'game' (the game's name)"),
+]
+
+
+@pytest.mark.parametrize("text,expected", BROKEN)
+def test_errors_name_file_line_and_key(game_file, text, expected):
+    p = game_file(text)
+    with pytest.raises(GameFileError) as e:
+        load_game(p)
+    assert str(e.value) == str(p.parent / expected)
+
+
+def test_missing_template_names_the_file(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              t: {template: {region: r, templates: icons/*.png}}
+        """)
+    with pytest.raises(GameFileError) as e:
+        load_game(p)
+    assert "processors.p.fields.t.template.templates: no .png files match 'icons/*.png'" in str(e.value)
+    assert str(e.value).startswith(f"{p}:7:")
+
+
+def test_asset_paths_cannot_escape(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              t: {template: {region: r, templates: ../../etc/*.png}}
+        """)
+    with pytest.raises(GameFileError, match="must be relative to the asset roots, without '..'"):
+        load_game(p)
+
+
+def test_unused_region_is_reported(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+          spare: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              c: {color: {region: r}}
+        """)
+    g = load_game(p)
+    assert g.warnings == [f"{p}:4: regions.spare: region is declared but no step uses it"]
+
+
+def test_check_command_exit_codes(game_file, run_cli):
+    good = game_file("game: x\n", "good.yaml")
+    bad = game_file("game: x\nregions: {r: {box: [1, 2]}}\n", "bad.yaml")
+    r = run_cli("check", str(good))
+    assert r.returncode == 0 and "game x" in r.stdout
+    r = run_cli("check", str(bad))
+    assert r.returncode == 1
+    assert f"{bad}:2:15: regions.r.box: expected a list of 4 numbers, got [1, 2]" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_schema_validates_shipped_style_files(run_cli):
+    import json
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+    r = run_cli("schema")
+    schema = json.loads(r.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    v = jsonschema.Draft202012Validator(schema)
+    doc = yaml.safe_load((Path(__file__).parent / "games" / "apex_frame.yaml").read_text())
+    assert list(v.iter_errors(doc)) == []
+    doc["processors"]["weapon"]["fields"]["clip"]["ocr"]["psm"] = "seven"
+    assert list(v.iter_errors(doc))
+
+
+# --- regions ----------------------------------------------------------------------------
+
+def test_aspect_mapping_21_9(game_file):
+    """A 2560x1080 capture stretched to 1920x1080: anchored HUD boxes land where drawn."""
+    p = game_file("""
+        game: x
+        regions:
+          left:   {box: [40, 900, 200, 100], anchor: bottom-left}
+          right:  {box: [1680, 900, 200, 100], anchor: bottom-right}
+          middle: {box: [860, 40, 200, 60], anchor: top}
+        processors:
+          p:
+            fields:
+              l: {fraction: {region: left, ranges: [[[0, 0, 200], [60, 60, 255]]]}}
+              r: {fraction: {region: right, ranges: [[[0, 0, 200], [60, 60, 255]]]}}
+              m: {fraction: {region: middle, ranges: [[[0, 0, 200], [60, 60, 255]]]}}
+        """)
+    g = load_game(p)
+    # draw the HUD as the game would at 2560x1080: same pixel size, stuck to the edges
+    wide = np.zeros((1080, 2560, 3), np.uint8)
+    wide[900:1000, 40:240] = (0, 0, 255)
+    wide[900:1000, 2560 - 240:2560 - 40] = (0, 0, 255)
+    wide[40:100, 1280 - 100:1280 + 100] = (0, 0, 255)
+    stretched = cv2.resize(wide, (1920, 1080), interpolation=cv2.INTER_AREA)
+    f = {"relative_timestamp": 0, "source": {"original_shape": [1080, 2560, 3]}}
+    assert g.region_boxes("left", f) == [(30, 900, 150, 100)]
+    assert g.region_boxes("right", f) == [(1740, 900, 150, 100)]
+    assert g.region_boxes("middle", f) == [(885, 40, 150, 60)]
+    out = g.process(stretched, f).objects["p"]
+    assert out["l"] > 0.97 and out["r"] > 0.97 and out["m"] > 0.97
+    # the same file on a 16:9 frame: boxes unchanged
+    assert g.region_boxes("right", {"source": {"original_shape": [1440, 2560, 3]}}) == [(1680, 900, 200, 100)]
+
+
+def test_aspect_mapping_4_3(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          right: {box: [1680, 900, 200, 100], anchor: right}
+          centre: {box: [910, 500, 100, 80]}
+        processors:
+          p: {fields: {c: {color: {region: right}}, d: {color: {region: centre}}}}
+        """)
+    g = load_game(p)
+    f = {"source": {"original_shape": [1080, 1440, 3]}}
+    # at 1440 wide the box is at x = 1440 - 240 = 1200; stretched x4/3 -> 1600, width 267
+    assert g.region_boxes("right", f) == [(1600, 900, 267, 100)]
+    assert g.region_boxes("centre", f) == [(893, 500, 134, 80)]
+
+
+def test_viewport_grid_and_boxes(game_file):
+    p = game_file("""
+        game: x
+        reference: [640, 480]
+        viewport: [100, 50, 1280, 960]
+        regions:
+          cells: {grid: {box: [10, 10, 20, 20], n: 3, stride: [30, 0]}}
+          pair: {boxes: [[0, 0, 64, 48], [576, 432, 64, 48]]}
+        processors:
+          p: {fields: {c: {color: {region: cells}}, q: {color: {region: pair}}}}
+        """)
+    g = load_game(p)
+    assert g.region_boxes("cells", {}) == [(120, 70, 40, 40), (180, 70, 40, 40), (240, 70, 40, 40)]
+    assert g.region_boxes("pair", {}) == [(100, 50, 128, 96), (1252, 914, 128, 96)]
+    over = load_game(p, viewport=(0, 0, 640, 480))
+    assert over.region_boxes("cells", {}) == [(10, 10, 20, 20), (40, 10, 20, 20), (70, 10, 20, 20)]
+    img = blank()
+    img[70:110, 180:220] = (255, 255, 255)
+    out = g.process(img, frame(0)).objects["p"]
+    assert out["c"] == [[0.0, 0.0, 0.0], [255.0, 255.0, 255.0], [0.0, 0.0, 0.0]]
+
+
+# --- measures ---------------------------------------------------------------------------
+
+def test_measures_fraction_color_palette_bar(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          panel: {box: [100, 100, 100, 100]}
+          shield: {box: [300, 100, 40, 40]}
+          health: {box: [500, 100, 200, 20]}
+        processors:
+          hud:
+            fields:
+              white: {fraction: {region: panel, space: hsv, ranges: [[[0, 0, 200], [180, 40, 255]]], min: 0.2}}
+              mean: {color: {region: shield, stat: median}}
+              shield: {palette: {region: shield, colors: {white: [255, 255, 255], blue: [255, 120, 40], purple: [200, 50, 160]}}}
+              health: {bar: {region: health, ranges: [[[0, 150, 0], [80, 255, 80]]], percent: true}}
+        """)
+    g = load_game(p)
+    img = blank((30, 30, 30))
+    img[100:150, 100:200] = (250, 250, 250)             # half the panel is white
+    img[100:140, 300:340] = (205, 55, 165)               # purple-ish shield
+    img[100:120, 500:664] = (20, 220, 20)                # health 82% of 200 px
+    out = g.process(img, frame(0)).objects["hud"]
+    assert out["white"] == pytest.approx(0.5, abs=0.01)
+    assert out["mean"] == [205.0, 55.0, 165.0]
+    assert out["shield"] == "purple"
+    assert out["health"] == 82.0
+
+
+def test_prep_chain_and_adaptive_threshold(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 100, 100]}
+        processors:
+          p:
+            fields:
+              a: {fraction: {region: r, prep: [{channel: r}, {threshold: 128}, invert, {dilate: 3}, {erode: 3}], ranges: [[[255, 255, 255], [255, 255, 255]]]}}
+              b: {fraction: {region: r, prep: [grey, {blur: 3}, {threshold: {adaptive: {block: 15, c: -5}}}], ranges: [[[255, 255, 255], [255, 255, 255]]]}}
+              c: {fraction: {region: r, prep: [max, normalize, {scale: 0.5}, otsu], ranges: [[[255, 255, 255], [255, 255, 255]]]}}
+        """)
+    g = load_game(p)
+    img = blank()
+    img[0:50, 0:100] = (0, 0, 255)  # red top half
+    out = g.process(img, frame(0)).objects["p"]
+    assert out["a"] == pytest.approx(0.5, abs=0.02)   # inverted: the black half is white
+    assert 0 < out["b"] < 0.2                          # adaptive keeps only the edge
+    assert out["c"] == pytest.approx(0.5, abs=0.02)
+
+
+# --- templates --------------------------------------------------------------------------
+
+def _icon(kind: str) -> np.ndarray:
+    """A 40x40 BGRA icon drawn here; transparent corners test the mask."""
+    icon = np.zeros((40, 40, 4), np.uint8)
+    if kind == "circle":
+        cv2.circle(icon, (20, 20), 16, (0, 200, 255, 255), -1)
+    elif kind == "square":
+        cv2.rectangle(icon, (6, 6), (33, 33), (255, 100, 0, 255), -1)
+    else:
+        cv2.fillPoly(icon, [np.array([[20, 4], [36, 36], [4, 36]])], (50, 255, 50, 255))
+    cv2.putText(icon, kind[0].upper(), (13, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0, 255), 2)
+    return icon
+
+
+@pytest.fixture
+def icons(tmp_path):
+    d = tmp_path / "icons"
+    d.mkdir()
+    for k in ("circle", "square", "triangle"):
+        cv2.imwrite(str(d / f"{k}.png"), _icon(k))
+    return d
+
+
+def _paste(img: np.ndarray, icon: np.ndarray, x: int, y: int) -> None:
+    alpha = icon[:, :, 3:] / 255.0
+    region = img[y:y + 40, x:x + 40]
+    region[:] = (icon[:, :, :3] * alpha + region * (1 - alpha)).astype(np.uint8)
+
+
+def test_template_best_margin_location_and_relative_box(game_file, icons):
+    p = game_file("""
+        game: x
+        regions:
+          slot: {box: [100, 100, 300, 80]}
+        processors:
+          icon:
+            confidence: true
+            fields:
+              kind: {template: {region: slot, templates: icons, threshold: 0.8}}
+              label: {fraction: {region: {from: kind, offset: [50, 0], size: [60, 40]}, ranges: [[[250, 250, 250], [255, 255, 255]]]}}
+        """)
+    g = load_game(p)
+    img = blank((60, 40, 40))
+    _paste(img, _icon("square"), 220, 120)
+    img[120:160, 270:330] = (255, 255, 255)  # "text" right of the icon
+    out = g.process(img, frame(0), keep_images=True)
+    assert out.objects["icon"]["kind"] == "square"
+    assert out.objects["icon"]["label"] == 1.0
+    trace = next(s for s in out.steps if s.step == "kind")
+    assert trace.details["runner_up"] in ("circle", "triangle") and trace.details["margin"] > 0.2
+    assert trace.crop is not None and trace.crop.shape == (80, 300, 3)
+    img2 = blank((60, 40, 40))
+    out2 = g.process(img2, frame(1)).objects["icon"]
+    assert out2["kind"] is None and "threshold 0.8" in out2["null_reasons"]["kind"]
+    assert out2["label"] is None and "found nothing" in out2["null_reasons"]["label"]
+
+
+def test_template_all_hits_for_killfeed_rows(game_file, icons):
+    p = game_file("""
+        game: x
+        regions:
+          feed: {box: [1400, 50, 400, 300]}
+        processors:
+          killfeed:
+            fields:
+              rows: {template: {region: feed, templates: "icons/*.png", threshold: 0.9, all: true}}
+        """)
+    g = load_game(p)
+    img = blank((30, 30, 30))
+    for i, k in enumerate(["circle", "triangle", "circle"]):
+        _paste(img, _icon(k), 1500, 70 + 60 * i)
+    rows = g.process(img, frame(0)).objects["killfeed"]["rows"]
+    assert [r["label"] for r in rows] == ["circle", "triangle", "circle"]
+    assert [r["box"][1] for r in rows] == [70, 130, 190]
+
+
+# --- OCR --------------------------------------------------------------------------------
+
+def _text(img: np.ndarray, text: str, x: int, y: int, scale: float = 1.2) -> None:
+    cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+
+
+def test_ocr_cast_range_vocabulary_regex_and_null_reasons(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          ammo: {box: [100, 100, 200, 50]}
+          big:  {box: [100, 200, 200, 50]}
+          name: {box: [100, 300, 400, 50]}
+          time: {box: [100, 400, 200, 50]}
+          hp:   {box: [100, 500, 300, 50]}
+        processors:
+          hud:
+            confidence: true
+            fields:
+              ammo: {ocr: {region: ammo, prep: [grey, invert], whitelist: "0123456789", cast: int, range: [0, 300]}}
+              big:  {ocr: {region: big, prep: [grey, invert], whitelist: "0123456789", cast: int, range: [0, 300]}}
+              weapon: {ocr: {region: name, prep: [grey, invert], upper: true, vocabulary: [WINGMAN, FLATLINE, HEMLOK], max_distance: 2}}
+              timer: {ocr: {region: time, prep: [grey, invert], cast: mss}}
+              hp: {ocr: {region: hp, prep: [grey, invert], regex: "HP (\\\\d+)", subs: {O: "0"}, cast: int}}
+        """)
+    g = load_game(p)
+    img = blank()
+    _text(img, "42", 110, 140)
+    _text(img, "999", 110, 240)
+    _text(img, "FLATL1NE", 110, 340)
+    _text(img, "1:35", 110, 440)
+    _text(img, "HP 1O0", 110, 540)
+    out = g.process(img, frame(0)).objects["hud"]
+    assert out["ammo"] == 42
+    assert out["big"] is None and out["null_reasons"]["big"] == "999 is outside the range [0, 300]"
+    assert out["weapon"] == "FLATLINE"
+    assert out["timer"] == 95.0
+    assert out["hp"] == 100
+    assert 0 < out["confidence"]["weapon"] <= 1
+
+
+# --- cadence, gates, state, smoothing ---------------------------------------------------
+
+CADENCE = """
+game: x
+regions:
+  r: {box: [0, 0, 10, 10]}
+processors:
+  slow:
+    every: 2s
+    fields: {c: {color: {region: r}}}
+  offset:
+    every: 2s
+    offset: 1s
+    on_skip: repeat
+    fields: {c: {color: {region: r}}}
+"""
+
+
+def _runs(g, fps: float, seconds: float, source=None) -> dict[str, list[float]]:
+    img = blank()
+    runs: dict[str, list[float]] = {"slow": [], "offset": [], "offset_repeat": []}
+    n = int(round(seconds * fps))
+    for k in range(n):
+        t = k / fps
+        out = g.process(img, frame(t, source), explain=True)
+        for name in ("slow", "offset"):
+            if name in out.explain["ms"]:
+                runs[name].append(round(t, 3))
+        if "age" in out.objects.get("offset", {}):
+            runs["offset_repeat"].append(round(t, 3))
+    return runs
+
+
+def test_cadence_uses_media_time_not_frame_count(game_file):
+    p = game_file(CADENCE)
+    slow = _runs(load_game(p), 0.5, 10)
+    fast = _runs(load_game(p), 30, 10)
+    assert slow["slow"] == [0, 2, 4, 6, 8]
+    assert fast["slow"] == [0, 2, 4, 6, 8]
+    assert fast["offset"] == [1, 3, 5, 7, 9]
+    assert len(fast["offset_repeat"]) == 300 - 30 - 5  # every frame after the first run, but the runs
+    assert slow["offset"] == [2, 4, 6, 8]  # at 0.5 fps the nearest frame in each offset slot runs
+
+
+def test_gates_screen_groups_and_look_behind(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          marker: {box: [0, 0, 20, 20]}
+          result: {box: [100, 0, 20, 20]}
+          value:  {box: [200, 0, 20, 20]}
+        processors:
+          screen:
+            default: other
+            screens:
+              playing: {all: [{fraction: {region: marker, ranges: [[[0, 200, 0], [80, 255, 80]]], min: 0.5}}]}
+              result:  {any: [{fraction: {region: result, ranges: [[[0, 0, 200], [80, 80, 255]]], min: 0.5}}]}
+          hud:
+            when: screen == "playing"
+            look_behind: 1s
+            fields: {v: {color: {region: value}}}
+          after:
+            when: screen.name == "result" and hud.v != None
+            fields: {v: {color: {region: value}}}
+        """)
+    g = load_game(p)
+    playing = blank()
+    playing[0:20, 0:20] = (0, 255, 0)
+    result = blank()
+    result[0:20, 100:120] = (0, 0, 255)
+    nothing = blank()
+
+    o = g.process(playing, frame(0), explain=True)
+    assert o.objects["screen"] == {"name": "playing"} and "hud" in o.objects
+    assert o.explain["skipped"]["after"] == 'gate: screen.name == "result" and hud.v != None'
+    o = g.process(nothing, frame(0.5), explain=True)
+    assert o.objects["screen"] == {"name": "other"}
+    assert "hud" in o.objects  # look-behind keeps the gate open for 1 s
+    o = g.process(nothing, frame(2), explain=True)
+    assert "hud" not in o.objects and o.explain["skipped"]["hud"] == 'gate: screen == "playing"'
+    o = g.process(result, frame(3))
+    assert o.objects["screen"] == {"name": "result"}
+    assert "after" in o.objects  # hud.v comes from state kept across frames
+    # the last winner is tried first: its test is the first step traced
+    o = g.process(result, frame(4))
+    assert o.steps[0].step == "result[0]"
+
+
+def test_state_is_kept_per_stream(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            every: 2s
+            fields: {c: {color: {region: r}}}
+        """)
+    g = load_game(p)
+    img = blank()
+    a, b = {"type": "video", "file": "a.mp4"}, {"type": "video", "file": "b.mp4"}
+    assert "p" in g.process(img, frame(0, a)).objects
+    assert "p" in g.process(img, frame(0.5, b)).objects      # b's cadence is its own
+    assert "p" not in g.process(img, frame(1, a)).objects    # a is not due again until t=2
+    assert "p" not in g.process(img, frame(1.5, b)).objects
+    assert "p" in g.process(img, frame(2, a)).objects
+    # the same source starting again from 0 starts afresh
+    assert "p" in g.process(img, frame(0, a)).objects
+
+
+def test_stable_for_and_vote(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              stable: {palette: {region: r, colors: {red: [0, 0, 255], green: [0, 255, 0]}}, stable_for: 3}
+              voted: {palette: {region: r, colors: {red: [0, 0, 255], green: [0, 255, 0]}}, vote: 3}
+        """)
+    g = load_game(p)
+    red, green = blank((0, 0, 255)), blank((0, 255, 0))
+    seq = [red, red, red, green, red, green, green, green]
+    got = [g.process(img, frame(i)).objects["p"] for i, img in enumerate(seq)]
+    assert [o["stable"] for o in got] == [None, None, "red", "red", "red", "red", "red", "green"]
+    assert got[0]["null_reasons"]["stable"] == "waiting for 3 equal reads in a row (1 so far)"
+    assert [o["voted"] for o in got] == ["red", "red", "red", "red", "red", "green", "green", "green"]
+
+
+def test_failing_step_fails_only_its_processor(game_file, icons):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 100, 100]}
+        processors:
+          ok: {fields: {c: {color: {region: r}}}}
+          broken: {fields: {t: {template: {region: r, templates: icons}}}}
+        """)
+    g = load_game(p)
+    step = g.graph.processors[1].fields[0].step
+    step._templates[0].image = np.zeros((5, 5, 3), np.uint8)  # a colour template in a grey match: OpenCV raises
+    out = g.process(blank(), frame(0))
+    assert "ok" in out.objects and "broken" not in out.objects
+    assert out.errors["broken"]["step"] == "t"
+    assert "error" in out.errors["broken"]["message"].lower()
+
+
+# --- a real frame -----------------------------------------------------------------------
+
+def test_real_apex_frame():
+    need_data()
+    g = load_game(Path(__file__).parent / "games" / "apex_frame.yaml", assets=[DATA])
+    img = cv2.imread(str(DATA / "apex" / "t8cp8hhm.jpg"))
+    out = g.process(img, {"relative_timestamp": 0, "source": {"type": "image"}}, keep_images=True)
+    o = out.objects
+    assert o["champion"]["name"] == "loba"
+    trace = next(s for s in out.steps if s.processor == "champion")
+    assert trace.details["margin"] > 0.3, trace.details
+    assert o["weapon"]["name"] == "P2020"
+    assert o["weapon"]["clip"] == 12
+    assert o["weapon"]["reserve"] == 19
+    assert o["player"]["name"] == "CMDR_SDCore"
