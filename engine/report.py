@@ -109,10 +109,14 @@ def percentile(xs: list[float], p: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+# Screen colours: distinct from the hit green / miss red / skip grey of the status lanes.
+_PALETTE = ["#4e79a7", "#f28e2b", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6",
+            "#d4a6c8", "#a0cbe8", "#ffbe7d", "#8cd17d"]
+
+
 def color_for(name: str) -> str:
     """A stable, readable colour for a screen name."""
-    h = int(hashlib.md5(name.encode("utf-8")).hexdigest()[:4], 16) % 360
-    return f"hsl({h},55%,55%)"
+    return _PALETTE[int(hashlib.md5(name.encode("utf-8")).hexdigest()[:6], 16) % len(_PALETTE)]
 
 
 def short(v: Any, n: int = 80) -> str:
@@ -318,6 +322,9 @@ def summarize(rec: Recording, procs: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+_SKIP = object()
+
+
 def _runs(values: list[Any]) -> list[tuple[int, int, Any]]:
     """Run-length encode: (start index, end index exclusive, value)."""
     out: list[tuple[int, int, Any]] = []
@@ -363,14 +370,20 @@ def timeline(rec: Recording, times: list[float], procs: list[str], screens: list
 
     plots = []
     for path in fields:
-        vals = [field_value(fr, path) for fr in rec.frames]
-        nums = [v for v in vals if v is not None]
+        proc = path.split(".", 1)[0]
+        # A frame where the processor was skipped (cadence, gate) neither adds a point nor
+        # breaks the line; a null read where it ran does break it.
+        vals = [_SKIP if st.get(proc) == "skip" and field_value(fr, path) is None else field_value(fr, path)
+                for fr, st in zip(rec.frames, statuses)]
+        nums = [v for v in vals if v is not None and v is not _SKIP]
         if not nums:
             continue
         lo, hi = min(nums), max(nums)
         rng = (hi - lo) or 1.0
         lines, cur = [], []
         for i, v in enumerate(vals):
+            if v is _SKIP:
+                continue
             if v is None:
                 if cur:
                     lines.append(cur)
@@ -487,10 +500,12 @@ def build_context(rec: Recording, *, out_dir: Path | None = None, embed: bool = 
 
     changed: list[list[str]] = []
     last: dict[str, Any] = {}
-    for fr in rec.frames:
+    for fr, st in zip(rec.frames, statuses):
         objects = fr.get("objects") or {}
         ch = []
         for p in procs:
+            if st.get(p) == "skip" and p not in objects:
+                continue  # skipped (cadence, gate) and not repeated: the value is not known to change
             cur = _strip_age(objects.get(p))
             if cur != last.get(p):
                 ch.append(p)

@@ -211,9 +211,10 @@ def test_summary_counts_runs_hits_timings_and_skips(synthetic):
     assert name["runs"] == 15 and name["misses"] == 5 and name["threshold"] == 0.8
     assert ctx["screens"] == ["screen"]
     assert "weapon.clip" in ctx["plot_fields"]
-    # "changed": the clip counts down every in-game frame.
+    # "changed": the clip counts down every in-game frame; a skipped processor is not a change.
     cards = {c["seq"]: c for c in ctx["cards"]}
-    assert "weapon" in cards[1]["changed"] and "weapon" in cards[5]["changed"] and "weapon" not in cards[6]["changed"]
+    assert "weapon" in cards[1]["changed"] and "weapon" in cards[10]["changed"]
+    assert "weapon" not in cards[5]["changed"] and "weapon" not in cards[6]["changed"]
 
 
 def test_rendered_page_is_self_contained(synthetic, tmp_path):
@@ -330,8 +331,7 @@ def test_synthetic_report_in_headless_chromium(synthetic, browser, tmp_path):
     out = render_report(synthetic, tmp_path / "s.html")
     browser.open(out.resolve().as_uri())
     assert browser.eval("document.querySelectorAll('article.frame').length") == 30
-    # 15 new clip values, and 3 times the weapon object disappears (frames 5, 15, 25).
-    assert browser.eval("otrigFilter('weapon', 'changed')") == 18
+    assert browser.eval("otrigFilter('weapon', 'changed')") == 15
     assert browser.eval("otrigFilter('weapon', 'skip')") == 15
     assert browser.eval("otrigFilter('*', 'all', 'in_game')") == 15
     # Clicking the timeline jumps to a frame.
@@ -374,3 +374,23 @@ def test_cut_writes_the_region_box(tmp_path):
     r = CliRunner().invoke(app, ["cut", str(src), "--game", str(game), "--region", "nope", "-o", str(out),
                                  "--assets", str(DATA)])
     assert r.exit_code == 2 and "nope" in r.output and "clip" in r.output  # names the regions there are
+
+
+def test_video_run_has_media_time_and_plots(tmp_path):
+    need_data()
+    video = DATA / "melee" / "smuckers.mp4"
+    out, rec = tmp_path / "melee.html", tmp_path / "rec"
+    r = CliRunner().invoke(app, ["report", str(ROOT / "tests" / "games" / "report_melee.yaml"), str(video),
+                                 "-r", "0.5", "--record", str(rec), "-o", str(out), "--crops-every", "3"])
+    assert r.exit_code == 0, r.output
+    recording = load_recording(rec)
+    assert [fr["frame"]["relative_timestamp"] for fr in recording.frames] == [2.0 * k for k in range(15)]
+    ctx = build_context(recording)
+    assert ctx["span"] == "0:28.00" and ctx["timeline"]["ticks"]
+    lanes = [lane["label"] for lane in ctx["timeline"]["lanes"]]
+    assert lanes == ["screen state", "screen", "damage", "clock"]
+    assert ctx["timeline"]["plots"], "no numeric field was read from the video"
+    assert [fr["seq"] for fr in recording.frames if any(s.get("crop") for s in fr["steps"])] == [0, 3, 6, 9, 12]
+    html = out.read_text()
+    assert html.count('<article class="frame"') == 15
+    assert "<polyline" in html or "<circle" in html
