@@ -1,0 +1,110 @@
+"""Section 2: ingest. `otrig serve games/echo.yaml` (a real subprocess) posted to by
+engine.client.PluginClient (the client `otrig extract` uses), 1 and 2 concurrent clients,
+against the loopback limit (section 1) and the original tool's path (requests.post with
+files= into the Flask echo server of bench/baseline_flask.py), all in the same run.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from bench.common import (PY, ROOT, Report, Server, ServerUnavailable, bench_frame, bench_image, fps, free_port,
+                          otrig_server, ratio, verdict)
+
+Poster = Callable[[int], None]  # posts frame i, raises on any failure
+
+
+def drive(make_poster: Callable[[int], Poster], clients: int, seconds: float) -> tuple[float, int]:
+    """Frames/s over ``clients`` threads posting for ``seconds``; (rate, errors)."""
+    counts, errors = [0] * clients, [0] * clients
+    posters = [make_poster(i) for i in range(clients)]
+    go = threading.Event()
+
+    def loop(i: int) -> None:
+        go.wait()
+        end = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < end:
+            try:
+                posters[i](n)
+            except Exception:  # noqa: BLE001 - counted, reported
+                errors[i] += 1
+            n += 1
+        counts[i] = n
+
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    t0 = time.perf_counter()
+    go.set()
+    for t in ts:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0), sum(errors)
+
+
+def plugin_posters(url: str) -> Callable[[int], Poster]:
+    from engine.client import PluginClient, changed_fields
+
+    def make(i: int) -> Poster:
+        client = PluginClient(url, timeout=30)
+        image = bench_image(i + 1)
+        source = {"type": "bench", "file": f"ingest-client-{i}", "original_shape": [1080, 1920, 3]}
+
+        def post(n: int) -> None:
+            frame = bench_frame(n, source)
+            answer = client.post(image, frame)
+            if changed_fields(frame, answer):
+                raise RuntimeError("answer changed frame fields")
+        return post
+    return make
+
+
+def original_posters(url: str) -> Callable[[int], Poster]:
+    from bench.baseline_flask import post_original
+
+    def make(i: int) -> Poster:
+        image = bench_image(i + 1)
+        return lambda n: post_original(url, image, bench_frame(n))
+    return make
+
+
+def flask_server() -> Server:
+    port = free_port()
+    return Server([PY, str(ROOT / "bench" / "baseline_flask.py"), "--port", str(port)], port,
+                  label="Flask baseline")
+
+
+def run(rep: Report, quick: bool) -> None:
+    sec = "2 ingest"
+    seconds = 1.0 if quick else 4.0
+    loop1, loop2 = rep.facts.get("loop1", 0.0), rep.facts.get("loop2", 0.0)
+    try:
+        with flask_server() as fl:
+            drive(original_posters(fl.url), 1, 0.3)  # warm-up
+            b1, be1 = drive(original_posters(fl.url), 1, seconds)
+            b2, be2 = drive(original_posters(fl.url), 2, seconds)
+    except ServerUnavailable as e:
+        b1 = b2 = 0.0
+        be1 = be2 = 0
+        rep.na(sec, "original path: requests.post(files=) -> Flask echo", str(e)[:80])
+    else:
+        rep.add(sec, "original path: requests.post(files=) -> Flask echo, 1 client", fps(b1), "loopback 1 client",
+                ratio(b1, loop1), note=f"{be1} errors" if be1 else "")
+        rep.add(sec, "original path, 2 clients", fps(b2), "loopback 2 clients", ratio(b2, loop2),
+                note=f"{be2} errors" if be2 else "")
+    try:
+        with otrig_server(ROOT / "games" / "echo.yaml") as srv:
+            drive(plugin_posters(srv.url), 1, 0.3)  # warm-up
+            r1, e1 = drive(plugin_posters(srv.url), 1, seconds)
+            r2, e2 = drive(plugin_posters(srv.url), 2, seconds)
+    except ServerUnavailable as e:
+        rep.na(sec, "otrig serve echo.yaml <- PluginClient", str(e)[:120])
+        return
+    rep.facts["echo1"], rep.facts["echo2"] = r1, r2
+    for n, r, e, loop, base in ((1, r1, e1, loop1, b1), (2, r2, e2, loop2, b2)):
+        rep.add(sec, f"otrig serve echo.yaml <- PluginClient, {n} client{'s' if n > 1 else ''}", fps(r),
+                "loopback limit (1)", ratio(r, loop), note=f"{e} errors" if e else "")
+        if base:
+            rep.add(sec, f"  otrig vs original path, {n} client{'s' if n > 1 else ''}", fps(r),
+                    "original path", ratio(r, base), result=verdict(e == 0) if e else "")
