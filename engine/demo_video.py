@@ -28,9 +28,10 @@ SECONDS = 20.0
 RESULT_AT = 17.0           # the round ends here; the result banner covers the rest
 CLOCK_START = 65           # the timer shows 1:05 at t = 0 and counts down in real time
 
-FONT = cv2.FONT_HERSHEY_DUPLEX
+FONT = cv2.FONT_HERSHEY_DUPLEX       # labels and the banner
+DIGITS = cv2.FONT_HERSHEY_SIMPLEX    # numbers: its zero has no slash
 WHITE = (255, 255, 255)
-PANEL = (40, 28, 22)        # BGR: the dark blue-grey of the HUD panels
+PANEL = (70, 34, 30)        # BGR: the dark navy of the HUD panels
 BLUE = (235, 140, 40)
 RED = (60, 60, 230)
 HEALTH = (80, 200, 60)      # green fill of the health bar
@@ -47,6 +48,8 @@ TIMER_PANEL = (880, 118, 160, 54)
 HEALTH_BAR = (60, 1000, 420, 30)
 ICON_PANEL = (1780, 940, 100, 100)
 ICON_SIZE = 64
+DIGIT_SCALE, DIGIT_THICK = 2.0, 4
+TIMER_SCALE, TIMER_THICK = 1.5, 3
 BANNER_BAND = (0, 430, 1920, 220)
 
 ICONS = ("circle", "triangle", "square")
@@ -133,12 +136,12 @@ def _box(img: np.ndarray, box: tuple[float, float, float, float], color: tuple[i
 
 
 def _text(img: np.ndarray, text: str, box: tuple[float, float, float, float], scale: float,
-          color: tuple[int, int, int], thickness: int, k: float, align: str = "center") -> None:
+          color: tuple[int, int, int], thickness: int, k: float, align: str = "center", font: int = FONT) -> None:
     th_ = max(1, _p(thickness, k))
-    (tw, th), _ = cv2.getTextSize(text, FONT, scale * k, th_)
+    (tw, th), _ = cv2.getTextSize(text, font, scale * k, th_)
     x, y, w, h = (v * k for v in box)
     left = x + (w - tw) / 2 if align == "center" else x
-    cv2.putText(img, text, (int(round(left)), int(round(y + (h + th) / 2))), FONT, scale * k, color, th_, cv2.LINE_AA)
+    cv2.putText(img, text, (int(round(left)), int(round(y + (h + th) / 2))), font, scale * k, color, th_, cv2.LINE_AA)
 
 
 def background(width: int = W, height: int = H) -> np.ndarray:
@@ -184,13 +187,13 @@ def draw_frame(truth: Truth, bg: np.ndarray, dimmed: np.ndarray | None = None,
         _box(img, SCORE_PANEL, PANEL, k)
         _text(img, "BLUE", (x + 30, y, 0, h), 1.4, BLUE, 3, k, align="left")
         _text(img, "RED", (x + w - 120, y, 0, h), 1.4, RED, 3, k, align="left")
-        _text(img, str(truth.blue), BLUE_DIGITS, 2.0, WHITE, 4, k)
+        _text(img, str(truth.blue), BLUE_DIGITS, DIGIT_SCALE, WHITE, DIGIT_THICK, k, font=DIGITS)
         gap = BLUE_DIGITS[0] + BLUE_DIGITS[2]
         _text(img, "-", (gap, BLUE_DIGITS[1], RED_DIGITS[0] - gap, BLUE_DIGITS[3]), 2.0, WHITE, 4, k)
-        _text(img, str(truth.red), RED_DIGITS, 2.0, WHITE, 4, k)
+        _text(img, str(truth.red), RED_DIGITS, DIGIT_SCALE, WHITE, DIGIT_THICK, k, font=DIGITS)
 
         _box(img, TIMER_PANEL, PANEL, k)
-        _text(img, truth.timer_text, TIMER_PANEL, 1.5, WHITE, 3, k)
+        _text(img, truth.timer_text, TIMER_PANEL, TIMER_SCALE, WHITE, TIMER_THICK, k, font=DIGITS)
 
         x, y, w, h = HEALTH_BAR
         _box(img, (x - 4, y - 4, w + 8, h + 8), PANEL, k)
