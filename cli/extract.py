@@ -14,16 +14,6 @@ from engine.errors import SourceError
 from engine.sources import VideoSource
 from engine.timefmt import format_relative
 
-EPILOG = (
-    "Examples:\n\n"
-    "  otrig extract -r 0.5 vod.mkv http://localhost:5000\n\n"
-    "  otrig extract -r 2 -s 90 --realtime vod.mp4 http://127.0.0.1:5000/frame\n\n"
-    "  otrig extract --keep-going --jsonl answers.jsonl vod.mp4 http://localhost:5000\n\n"
-    "Exit status: 0 when every frame got a 200 answer carrying all frame fields back; "
-    "1 on a plugin error, a lost plugin or an unreadable video; 2 on bad arguments."
-)
-
-
 def _err(msg: str) -> None:
     typer.echo(f"otrig extract: {msg}", err=True)
 
@@ -78,11 +68,17 @@ def extract(
 ) -> None:
     """Post frames of a video to an OverTrack plugin, checking every answer.
 
-    Sample k is the video frame nearest to media time SEEK + k/FPS; each is sent as a raw
-    BGR 1920x1080 image (resized if needed; the original size is in source.original_shape)
-    plus the frame JSON (timestamp, timestamp_str, relative_timestamp(_str), frame_no,
-    source). A non-200 answer, or one that drops or changes a frame field, stops the run
-    with the plugin's message and the frame number (unless --keep-going).
+    Sample k is the video frame nearest to media time SEEK + k/FPS. Each is sent as a raw BGR 1920x1080 image (resized if needed; the original size is in source.original_shape) plus the frame JSON: timestamp, timestamp_str, relative_timestamp_str, relative_timestamp, frame_no, source.
+
+    A non-200 answer, or one that drops or changes a frame field, stops the run with the plugin's message and the frame number (--keep-going reports and carries on). Exit status: 0 when every frame got a good answer, 1 on plugin errors, a lost plugin or an unreadable video, 2 on bad arguments.
+
+    Examples:
+
+      otrig extract -r 0.5 vod.mkv http://localhost:5000
+
+      otrig extract -r 2 -s 90 --realtime vod.mp4 http://127.0.0.1:5000
+
+      otrig extract --keep-going --jsonl answers.jsonl vod.mp4 http://localhost:5000
     """
     try:
         check_url(destination)

@@ -43,10 +43,7 @@ def run(
 ) -> None:
     """Run GAME.yaml on frames in-process (no HTTP) and print one JSON object per frame.
 
-    Each line is exactly what `otrig serve` would answer: the frame fields (timestamp,
-    frame_no, source, ...) followed by the extracted objects. Videos are sampled like
-    `otrig extract` does; each still image is one frame with
-    source = {"type": "image", "file", "original_shape"}. Every source is its own stream.
+    Each line is exactly what `otrig serve` would answer: the frame fields (timestamp, frame_no, source, ...) followed by the extracted objects. Videos are sampled like `otrig extract` does; each still image is one frame with source = {"type": "image", "file", "original_shape"}. Every source is its own stream. Exit status 1 if a source could not be read or the game file has errors.
 
     Examples:
 
