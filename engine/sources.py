@@ -224,7 +224,10 @@ class VideoSource:
             raise SourceError(
                 f"{self.path}: --seek {seek:g} s is past the end of the video "
                 f"({self.info.duration:.2f} s, {self.info.frames} frames)")
-        self.expected = len(sample_indices(self.info.fps, self.info.frames, fps, seek))
+        if self.info.cfr:
+            self.expected = len(sample_indices(self.info.fps, self.info.frames, fps, seek))
+        else:  # an estimate for the progress line; the PTS decide the real samples
+            self.expected = int((self.info.duration - self.seek) * self.fps) + 1
         self.source = {
             "type": "video",
             "file": self.path,
@@ -278,12 +281,15 @@ class VideoSource:
                 try:
                     for vf in container.decode(stream):
                         if by_pts and vf.pts is not None:
-                            t = (vf.pts - start_pts) * tb
-                            n = round(t * info.fps)
+                            # CFR: the index from the PTS, the time from the index (so a
+                            # millisecond time base does not make 1/30 s read as 0.033)
+                            n = round((vf.pts - start_pts) * tb * info.fps)
+                            t = Fraction(n) / info.fps
                         else:
+                            # VFR (or no PTS): count frames, take the time from the PTS
                             index += 1
                             n = index
-                            t = Fraction(n) / info.fps
+                            t = (vf.pts - start_pts) * tb if (vf.pts is not None and tb) else Fraction(n) / info.fps
                         index = n
                         if vf.key_frame:
                             if last_key is not None and n > last_key:

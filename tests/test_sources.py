@@ -153,3 +153,14 @@ def test_truncated_after_header(tmp_path):
     assert probe_video(cut).frames == 90  # the header still promises every frame
     with pytest.raises(SourceError, match="truncated|corrupt"):
         list(VideoSource(cut, 10, 0))
+
+
+def test_variable_frame_rate_uses_pts(tmp_path):
+    # 30 fps for the first second, then 15 fps: samples must follow the PTS, not the index
+    vfr = tmp_path / "vfr.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x90:rate=30:duration=2,setpts='if(lt(N,30),N/30,1+(N-30)/15)/TB'",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-fps_mode", "vfr", str(vfr)], check=True)
+    frames = [f for _, f in VideoSource(vfr, 2, 0)]
+    assert [f["frame_no"] for f in frames] == [0, 15, 30, 37, 45, 52]
+    assert [round(f["relative_timestamp"], 4) for f in frames] == [0.0, 0.5, 1.0, 1.4667, 2.0, 2.4667]
