@@ -225,3 +225,18 @@ def run_json(args: Sequence[str], timeout: float, env: dict[str, str] | None = N
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:3])} failed ({p.returncode}): {p.stderr.strip()[-600:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def echo_server(rep: "Report") -> tuple[Server, str]:
+    """`otrig serve games/echo.yaml`, or while that command is not available, the minimal
+    ingest app of bench/ingest_servers.py on cheroot (same engine.protocol parse), labelled."""
+    if not rep.facts.get("otrig_serve_missing"):
+        srv = otrig_server(ROOT / "games" / "echo.yaml")
+        try:
+            return srv.start(), "otrig serve echo.yaml"
+        except ServerUnavailable as e:
+            rep.facts["otrig_serve_missing"] = str(e)
+    port = free_port()
+    srv = Server([PY, str(ROOT / "bench" / "ingest_servers.py"), "--serve", "cheroot", "--port", str(port)], port,
+                 label="stand-in echo")
+    return srv.start(), "STAND-IN echo (bench/ingest_servers.py cheroot; otrig serve unavailable)"
