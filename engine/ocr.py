@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
+import queue
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,9 @@ class OcrEngine:
     def __init__(self, config: OcrConfig):
         self.config = config
         self.tessdata = config.tessdata or default_tessdata()
-        self._local = threading.local()
+        # A pool rather than one API per thread: API objects are not thread-safe, cost
+        # ~100 ms to create, and a server only needs as many as frames it runs at once.
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
         if tesserocr is None and shutil.which("tesseract") is None:
             raise OcrUnavailable("Tesseract is not installed: install the Debian package tesseract-ocr "
                                  "(or pip install tesserocr)")
@@ -72,15 +74,17 @@ class OcrEngine:
         if not lang_file.exists():
             raise OcrUnavailable(f"no traineddata for language '{config.lang}' in {self.tessdata}")
 
-    def _api(self):  # noqa: ANN202 - tesserocr has no type stubs
-        api = getattr(self._local, "api", None)
-        if api is None:
-            api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=self.config.lang, psm=self.config.psm,
-                                          oem=tesserocr.OEM.LSTM_ONLY)
-            if self.config.whitelist:
-                api.SetVariable("tessedit_char_whitelist", self.config.whitelist)
-            self._local.api = api
+    def _new_api(self):  # noqa: ANN202 - tesserocr has no type stubs
+        api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=self.config.lang, psm=self.config.psm,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
+        if self.config.whitelist:
+            api.SetVariable("tessedit_char_whitelist", self.config.whitelist)
         return api
+
+    def warm(self) -> None:
+        """Create one API now (load time), so the first frame does not pay for it."""
+        if tesserocr is not None:
+            self._pool.put(self._new_api())
 
     def read(self, img: np.ndarray) -> tuple[str, float]:
         """Text and mean confidence (0-100) of a grey or BGR crop."""
@@ -91,12 +95,18 @@ class OcrEngine:
         img = np.ascontiguousarray(img)
         if tesserocr is None:
             return self._read_subprocess(img)
-        api = self._api()
-        h, w = img.shape[:2]
-        bpp = 1 if img.ndim == 2 else 3
-        api.SetImageBytes(img.tobytes(), w, h, bpp, w * bpp)
-        text = api.GetUTF8Text()
-        conf = float(api.MeanTextConf())
+        try:
+            api = self._pool.get_nowait()
+        except queue.Empty:
+            api = self._new_api()
+        try:
+            h, w = img.shape[:2]
+            bpp = 1 if img.ndim == 2 else 3
+            api.SetImageBytes(img.tobytes(), w, h, bpp, w * bpp)
+            text = api.GetUTF8Text()
+            conf = float(api.MeanTextConf())
+        finally:
+            self._pool.put(api)
         return text.strip(), max(conf, 0.0)
 
     def _read_subprocess(self, img: np.ndarray) -> tuple[str, float]:  # pragma: no cover - fallback

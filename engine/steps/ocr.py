@@ -45,6 +45,7 @@ class OcrStep(Step):
                 raise ctx.src.error(path + ("lang",), f"no {self.lang}.traineddata in the tessdata folder {self.tessdata!r}")
         try:
             self._engine = OcrEngine(OcrConfig(self.lang, self.psm, self.whitelist, tessdata))
+            self._engine.warm()
         except OcrUnavailable as e:
             raise ctx.src.error(path, str(e)) from None
         try:
