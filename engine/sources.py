@@ -247,6 +247,29 @@ class VideoSource:
                 raise SourceError(f"{self.path}: frame {n} cannot be converted: {e}") from None
             yield to_1080p(img), make_frame(float(t), n, wall, self.source)
 
+    def _first_gop(self, max_packets: int = 1500) -> int:
+        """The longest keyframe interval (in frames) among the first few keyframes, read from
+        packet flags without decoding (a few ms), so sparse sampling seeks from the start."""
+        av = _av()
+        try:
+            with av.open(self.path) as c:
+                s = c.streams.video[0]
+                tb, start, fps = s.time_base, s.start_time or 0, self.info.fps
+                keys: list[int] = []
+                for i, pkt in enumerate(c.demux(s)):
+                    if pkt.is_keyframe and pkt.pts is not None:
+                        keys.append(round((pkt.pts - start) * tb * fps))
+                        if len(keys) >= 4:
+                            break
+                    if i >= max_packets:
+                        break
+        except av.error.FFmpegError:
+            return 0
+        gaps = [b - a for a, b in zip(keys, keys[1:]) if b > a]
+        if gaps:
+            return max(gaps)
+        return max_packets if keys else 0  # one keyframe in all those packets: a long GOP
+
     # The decode loop: yields (frame_no, media time, av.VideoFrame) for the sampled frames.
     def _frames(self) -> Iterator[tuple[int, Fraction, Any]]:
         av = _av()
@@ -264,7 +287,7 @@ class VideoSource:
             last_emitted = -1
             prev: tuple[int, Fraction, Any] | None = None
             index = -1
-            gop = 0                       # longest keyframe interval seen, in frames
+            gop = self._first_gop() if (by_pts and self.allow_seek) else 0  # longest keyframe interval seen
             last_key: int | None = None
             seek_to: Fraction | None = target if (self.seek > 0 and by_pts and self.allow_seek) else None
             sought: Fraction | None = None  # the target of the last seek: never seek twice for one
