@@ -102,7 +102,7 @@ def report(
     crops_max_frames: int = typer.Option(200, "--crops-max-frames", help="keep step crops for at most N frames (0: none)"),
     crops_every: int = typer.Option(1, "--crops-every", help="keep step crops every k-th frame"),
     budget_mb: float = typer.Option(500.0, "--budget-mb", help="disk budget of the recording"),
-    max_frames: int = typer.Option(1000, "--max-frames", help="show details of at most N frames"),
+    max_frames: int = typer.Option(500, "--max-frames", help="show details of at most N frames"),
     field: Optional[list[str]] = typer.Option(None, "--field", help="numeric field to plot, e.g. weapon.clip (repeatable)"),
     embed: bool = typer.Option(True, "--embed/--no-embed", help="embed images in the HTML (a single movable file)"),
 ) -> None:

@@ -248,6 +248,8 @@ class Recorder:
             rec["shape"] = list(image.shape)
         item = _Item(seq, rec)
 
+        if not self._images_on and self.thumb_width > 0:
+            self.stats.images_skipped_budget += 1  # over the image budget: no thumbnail, no crops
         if self._images_on:
             if image is not None and image.ndim in (2, 3) and image.size:
                 item.thumb = self._thumbnail(image)

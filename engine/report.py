@@ -405,7 +405,9 @@ def timeline(rec: Recording, times: list[float], procs: list[str], screens: list
         unit = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
         k = math.ceil(t0 / unit) * unit
         while k <= t1 + 1e-9:
-            ticks.append({"x": round((k - t0) / span * TIMELINE_W * scale, 1), "label": fmt_time(k)})
+            label = fmt_time(k)
+            ticks.append({"x": round((k - t0) / span * TIMELINE_W * scale, 1),
+                          "label": label[:-3] if unit >= 1 and label.endswith(".00") else label})
             k += unit
     return {"lanes": lanes, "plots": plots, "ticks": ticks, "width": TIMELINE_W,
             "t0": fmt_time(t0), "t1": fmt_time(t1)}

@@ -303,19 +303,27 @@ def test_report_in_headless_chromium(real_report, browser, tmp_path):
     assert browser.eval("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
     # Thumbnails carry box overlays coloured by status.
     assert browser.eval("document.querySelectorAll('svg.boxes rect.box').length") > 0
-    # Filter: frames where the screen processor hit, by changing the selects like a user.
+    # Filter: frames where a processor hit, by changing the selects like a user. The processor
+    # is one that both hit and missed/skipped on these frames (the screen group in the test game).
+    frames = load_recording(rec).frames
+
+    def status(fr, name):
+        p = next((p for p in fr.get("processors", []) if p["name"] == name), None)
+        return "none" if p is None else "skip" if p["status"] == "skip" else "hit" if p.get("hit") else "miss"
+
+    names = [p["name"] for p in load_recording(rec).meta["processors"]]
+    proc = next(nm for nm in names if 0 < sum(status(fr, nm) == "hit" for fr in frames) < n)
+    expected = sum(status(fr, proc) == "hit" for fr in frames)
     hits = browser.eval("""(() => {
         const p = document.getElementById('f-proc'), c = document.getElementById('f-cond');
-        p.value = 'screen'; p.dispatchEvent(new Event('change'));
+        p.value = %s; p.dispatchEvent(new Event('change'));
         c.value = 'hit'; c.dispatchEvent(new Event('change'));
         return [document.querySelectorAll('article.frame:not([hidden])').length,
                 Number(document.getElementById('shown').textContent)];
-    })()""")
-    expected = sum(1 for fr in load_recording(rec).frames
-                   if any(p["name"] == "screen" and p.get("hit") for p in fr.get("processors", [])))
-    assert hits == [expected, expected] and 0 < expected < n
-    missed = browser.eval("otrigFilter('screen', 'miss')")
-    assert missed == n - expected
+    })()""" % json.dumps(proc))
+    assert hits == [expected, expected]
+    for cond in ("miss", "skip"):
+        assert browser.eval(f"otrigFilter({json.dumps(proc)}, '{cond}')") == sum(status(fr, proc) == cond for fr in frames)
     assert browser.eval("otrigFilter('*', 'all')") == n
     # The JSON link opens the frame's JSON.
     assert browser.eval("""(() => { const a = document.querySelector('a.jsonlink'); a.click();
