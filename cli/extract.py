@@ -62,7 +62,7 @@ def extract(
     keep_going: bool = typer.Option(False, "--keep-going", "-k", help="Report plugin errors and carry on instead of stopping at the first one (exit status is still 1)."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for each answer."),
     retry_for: float = typer.Option(10.0, "--retry-for", min=0.0, help="When the plugin goes away mid-run, retry for this many seconds before giving up."),
-    token: Optional[str] = typer.Option(None, "--token", envvar="OTRIG_TOKEN", help="Send 'Authorization: Bearer TOKEN' (for a plugin started with a token)."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="OTRIG_TOKEN", help="Send header X-Otrig-Token: TOKEN (for `otrig serve --token`)."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", metavar="OUT", help="Also write every answer as one JSON line to OUT ('-' for stdout)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress line on stderr (default: when stderr is a terminal)."),
 ) -> None:

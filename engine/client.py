@@ -54,6 +54,8 @@ class PluginBadAnswer(PluginError):
 
 # Failures of a *reused* keep-alive connection that mean "the server closed it while idle":
 # resending once on a fresh connection is safe, the plugin never saw the request.
+TOKEN_HEADER = "X-Otrig-Token"  # what `otrig serve --token` checks
+
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
@@ -129,7 +131,7 @@ class PluginClient:
         headers = {"Content-Type": req.content_type, "Content-Length": str(req.length),
                    "Accept": "application/json"}
         if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+            headers[TOKEN_HEADER] = self.token
         for attempt in (0, 1):
             reused = self._used
             try:
