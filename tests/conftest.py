@@ -1,0 +1,40 @@
+"""Fixtures for the server tests: a real `otrig serve` subprocess on a free 127.0.0.1 port."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpers import ServerProcess, start_server  # noqa: E402
+
+
+@pytest.fixture
+def serve_game(tmp_path):
+    """Factory: ``serve_game("echo", "--reload", token=None) -> ServerProcess`` (stopped at teardown).
+
+    The server is a real subprocess; the fixture returns once GET /health answers 200.
+    """
+    started: list[ServerProcess] = []
+
+    def start(game: str | Path = "echo", *args: str, token: str | None = None) -> ServerProcess:
+        n = len(started)
+        srv = start_server([str(game), "--fault-dir", str(tmp_path / f"faults{n}"), *args],
+                           tmp_path / f"serve{n}.log", token=token)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def echo_server(tmp_path_factory):
+    """One echo server shared by the tests that only post frames to it."""
+    d = tmp_path_factory.mktemp("echo")
+    srv = start_server(["echo", "--fault-dir", str(d / "faults")], d / "serve.log")
+    yield srv
+    srv.stop()
