@@ -433,3 +433,18 @@ def describe_game(game: Any) -> dict[str, Any]:
         if k in data:
             out[k] = jsonable(data[k])
     return out
+
+
+def server_hook(recorder: Recorder):
+    """A ``ServerOptions.frame_hooks`` entry: ``hook(request, output, explain)`` records the
+    frame, with the answer exactly as the server builds it. Never blocks (drops when behind)."""
+    from engine.protocol import build_answer
+
+    def hook(req: Any, out: FrameOutput, explain: bool = False) -> None:
+        try:
+            answer = json.loads(build_answer(req.frame_text, req.frame, out.answer_objects()))
+        except (TypeError, ValueError):
+            answer = None  # the server answers 500 for this frame; still keep the trace
+        recorder.record(req.image, req.frame, answer, out)
+
+    return hook

@@ -310,7 +310,7 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
         explain = options.explain or _query_flag(bottle.request.query.get("explain"))
         game = game_holder.game  # one snapshot for this frame, even if a reload swaps it now
         try:
-            out = game.process(req.image, req.frame, explain=explain)
+            out = game.process(req.image, req.frame, explain=explain, keep_images=options.record is not None)
         except Exception as e:  # noqa: BLE001 - answer JSON and keep the frame to reproduce it
             with stats.lock:
                 stats.failures += 1
@@ -461,6 +461,11 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
     warning = check_bind(options)  # raises ValueError to refuse
     if warning:
         log.warning(warning)
+    recorder = None
+    if options.record is not None:  # --record DIR: see engine/recorder.py
+        from engine.recorder import Recorder, server_hook
+        recorder = Recorder(options.record, game=game_holder.game)
+        options.frame_hooks.append(server_hook(recorder))
     server = create_server(game_holder, options)
     watcher = ReloadWatcher(game_holder, options.reload_interval).start() if options.reload else None
     host = options.host if ":" not in options.host else f"[{options.host}]"
@@ -478,3 +483,5 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
         if watcher:
             watcher.stop()
         server.close()
+        if recorder is not None:
+            recorder.close()

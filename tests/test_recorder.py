@@ -207,3 +207,71 @@ def test_recording_overhead_on_the_callers_thread(tmp_path):
     rec.close()
     print(f"recording overhead on the caller's thread: {per_frame_ms:.2f} ms/frame")
     assert per_frame_ms < 15, per_frame_ms
+
+
+def test_server_hook_records_the_answer_the_server_sends(tmp_path):
+    from engine.protocol import FrameRequest
+    from engine.recorder import server_hook
+
+    img = noise()
+    frame = frame_of(3)
+    text = json.dumps(frame).encode()
+    rec = Recorder(tmp_path)
+    server_hook(rec)(FrameRequest(img, frame, text), synthetic_output(3, img), False)
+    rec.close()
+    (line,) = lines(tmp_path)
+    assert line["answer"] == {**frame, "screen": {"name": "in_game"}, "weapon": {"clip": 27, "name": "R-99"}}
+
+
+def test_otrig_serve_record_writes_a_recording(tmp_path):
+    """`otrig serve GAME --record DIR`: every posted frame is recorded, flushed on shutdown."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from engine.protocol import encode_request
+
+    data = Path(__file__).parents[1].parent / "shared" / "data"
+    if not data.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared frames missing at {data}")
+        pytest.skip("shared frames not present")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    rec_dir = tmp_path / "rec"
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", str(root / "tests/games/report_apex.yaml"),
+                             "--port", str(port), "--record", str(rec_dir), "--assets", str(data)],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"server did not start: {proc.stdout.read().decode()[-2000:] if proc.poll() is not None else ''}")
+                time.sleep(0.2)
+        img = cv2.imread(str(data / "apex" / "t8cp8hhm.jpg"))
+        for i in range(3):
+            enc = encode_request(img, frame_of(i))
+            body = b"".join(bytes(c) for c in enc.chunks)
+            r = urllib.request.Request(f"http://127.0.0.1:{port}/", data=body, headers={"Content-Type": enc.content_type})
+            answer = json.loads(urllib.request.urlopen(r, timeout=60).read())
+            assert answer["frame_no"] == i * 30
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    recs = lines(rec_dir)
+    assert [r["frame"]["frame_no"] for r in recs] == [0, 30, 60]
+    assert recs[0]["answer"]["frame_no"] == 0 and recs[0]["steps"]
+    assert any(s.get("crop") for s in recs[0]["steps"]), "the server did not ask the engine for crops"
+    assert json.loads((rec_dir / "meta.json").read_text())["recorder"]["closed"] is True
