@@ -315,8 +315,9 @@ def demo(
     _say(f"     truth per frame: {out / 'truth.json'}; screenshots: {out / 'screenshots'}")
 
     answers = out / "answers.jsonl"
-    answers.unlink(missing_ok=True)
     rec = out / "recording"
+    for stale in (answers, out / "report.html", out / "accuracy.json"):  # never show a previous run's
+        stale.unlink(missing_ok=True)
     if rec.exists():
         import shutil
         shutil.rmtree(rec)
