@@ -161,6 +161,8 @@ class Server:
         self.log = CACHE / f"server-{port}.log"
 
     def start(self) -> "Server":
+        if self.proc is not None and self.proc.poll() is None:
+            return self  # already running
         CACHE.mkdir(parents=True, exist_ok=True)
         logf = open(self.log, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(self.cmd, cwd=str(ROOT), env=self.env, stdout=logf, stderr=subprocess.STDOUT,
@@ -210,7 +212,8 @@ class Server:
 
 def otrig_serve_cmd(game: str | Path, port: int, *extra: str) -> list[str]:
     """`otrig serve GAME` on 127.0.0.1:port, as a real subprocess (python -m cli.main)."""
-    return [PY, "-m", "cli.main", "serve", str(game), "--host", HOST, "--port", str(port), *extra]
+    return [PY, "-m", "cli.main", "serve", str(game), "--host", HOST, "--port", str(port),
+            "--fault-dir", str(CACHE / "faults"), *extra]
 
 
 def otrig_server(game: str | Path, *extra: str, env: dict[str, str] | None = None) -> Server:

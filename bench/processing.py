@@ -142,7 +142,8 @@ def run(rep: Report, quick: bool) -> None:
     seconds = 1.0 if quick else 3.0
     for case in game_cases():
         label = case["label"]
-        if case.get("extra") and quick:
+        if quick and label != "apex":
+            rep.add(sec, f"{label}: ms/frame", "skipped in --quick (apex only)")
             continue
         gpath = ROOT / "games" / f"{case['game']}.yaml"
         if not gpath.exists():
@@ -174,6 +175,9 @@ def run(rep: Report, quick: bool) -> None:
                 rep.add(sec, f"  {label} / {name}", "not run", note=res["status"].get(name, "")[:90])
             else:
                 rep.add(sec, f"  {label} / {name} (wall)", ms(v), f"{label} wall total", f"{100 * v / total:.0f}%")
+        if quick:
+            rep.add(sec, f"{label}: frames/s over HTTP (otrig serve)", "skipped in --quick")
+            continue
         try:
             r = http_rate(case, res, seconds)
         except ServerUnavailable as e:
