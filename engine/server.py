@@ -228,7 +228,7 @@ def _read_body(environ: dict[str, Any], length: int) -> bytes:
 
 def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
     """The WSGI app: POST a frame to any path, GET /health. All errors are JSON."""
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
     stats = _Stats()
     faults = FaultSaver(options.fault_dir, options.max_faults, options.fault_interval)
     app.config["otrig.options"] = options
@@ -308,9 +308,11 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
             body = _read_body(environ, length)
         req = protocol.parse_request(body, content_type)
         explain = options.explain or _query_flag(bottle.request.query.get("explain"))
+        process_kw = {"keep_images": True} if options.record is not None else {}
         game = game_holder.game  # one snapshot for this frame, even if a reload swaps it now
         try:
-            out = game.process(req.image, req.frame, explain=explain, keep_images=options.record is not None)
+            # crops are kept only when recording (--record); plain games need not take the flag
+            out = game.process(req.image, req.frame, explain=explain, **process_kw)
         except Exception as e:  # noqa: BLE001 - answer JSON and keep the frame to reproduce it
             with stats.lock:
                 stats.failures += 1

@@ -1,0 +1,351 @@
+"""Every way a request can be wrong gets a JSON error that says what to do (issue 7)."""
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import protocol
+from engine.reload import GameHolder, GameSource
+from engine.results import FrameOutput
+from engine.server import ServerOptions, create_server, make_app
+from helpers import get, make_image, multipart, post_body, post_frame, run_otrig
+
+IMAGE = make_image(2)
+GOOD_FRAME = b'{"frame_no": 1}'
+
+
+def _assert_error(r, status: int, code: str, *words: str) -> dict:
+    assert r.status == status, (r.status, r.body)
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    err = r.error
+    assert err["code"] == code, err
+    for w in words:
+        assert w in err["message"], (w, err["message"])
+    return err
+
+
+# ------------------------------------------------------------------ bad bodies
+
+@pytest.mark.parametrize("size", [0, 100, protocol.IMAGE_BYTES - 1, protocol.IMAGE_BYTES + 3,
+                                  1280 * 720 * 3])
+def test_image_of_wrong_size(echo_server, size):
+    ct, body = multipart([("image", b"\x07" * size), ("frame", GOOD_FRAME)])
+    err = _assert_error(post_body(echo_server.url, body, content_type=ct), 400, "bad_image_size",
+                        f"{size} bytes", str(protocol.IMAGE_BYTES), "1920x1080")
+    assert err["received_bytes"] == size and err["expected_bytes"] == protocol.IMAGE_BYTES
+
+
+def test_missing_image_part(echo_server):
+    ct, body = multipart([("frame", GOOD_FRAME)])
+    _assert_error(post_body(echo_server.url, body, content_type=ct), 400, "missing_part", "'image'")
+
+
+def test_missing_frame_part(echo_server):
+    ct, body = multipart([("image", IMAGE.tobytes())])
+    _assert_error(post_body(echo_server.url, body, content_type=ct), 400, "missing_part", "'frame'",
+                  "JSON object")
+
+
+def test_missing_both_parts(echo_server):
+    ct, body = multipart([("other", b"x")])
+    err = _assert_error(post_body(echo_server.url, body, content_type=ct), 400, "missing_part",
+                        "'image'", "'frame'")
+    assert err["parts"] == ["other"]
+
+
+@pytest.mark.parametrize("text", [b"{not json", b"", b'{"a": 1,}', b"\xff\xfe"])
+def test_frame_not_json(echo_server, text):
+    _assert_error(post_frame(echo_server.url, IMAGE, text), 400, "bad_frame_json", "'frame'")
+
+
+@pytest.mark.parametrize("text", [b"[1, 2]", b"42", b'"a string"', b"null"])
+def test_frame_not_an_object(echo_server, text):
+    _assert_error(post_frame(echo_server.url, IMAGE, text), 400, "frame_not_object", "JSON object")
+
+
+def test_not_multipart(echo_server):
+    _assert_error(post_body(echo_server.url, b'{"frame_no": 1}', content_type="application/json"),
+                  415, "unsupported_media_type", "multipart/form-data", "application/json")
+
+
+def test_no_content_type(echo_server):
+    _assert_error(post_body(echo_server.url, b"abc", content_type=None), 415, "unsupported_media_type",
+                  "multipart/form-data")
+
+
+def test_multipart_without_boundary(echo_server):
+    _assert_error(post_body(echo_server.url, b"abc", content_type="multipart/form-data"), 400,
+                  "bad_multipart", "boundary")
+
+
+def test_body_without_the_boundary(echo_server):
+    _assert_error(post_body(echo_server.url, b"x" * 100, content_type="multipart/form-data; boundary=zz"),
+                  400, "bad_multipart", "boundary")
+
+
+def test_no_content_length(echo_server):
+    _assert_error(post_body(echo_server.url, b"", content_type="multipart/form-data; boundary=zz",
+                            content_length=None), 411, "length_required", "Content-Length")
+
+
+def test_invalid_content_length(echo_server):
+    r = post_body(echo_server.url, b"", content_type="multipart/form-data; boundary=zz", content_length="abc")
+    _assert_error(r, 400, "bad_request", "Content-Length")
+
+
+def _raw(url: str, head: bytes, body: bytes = b"") -> tuple[int, dict]:
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(head + body)
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    head_part, _, rest = data.partition(b"\r\n\r\n")
+    return int(head_part.split(b" ")[1]), json.loads(rest)
+
+
+def test_too_large_refused_before_reading_it(echo_server):
+    """Content-Length over the limit: 413 after only the headers and a little of the body."""
+    huge = 200 * 1024 * 1024
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+            f"Content-Length: {huge}\r\n\r\n").encode()
+    t0 = time.monotonic()
+    status, doc = _raw(echo_server.url, head, b"z" * 4096)  # never sends the other 200 MB
+    assert time.monotonic() - t0 < 5
+    assert status == 413
+    assert doc["error"]["code"] == "body_too_large"
+    assert f"{huge:,}" in doc["error"]["message"] and "limit" in doc["error"]["message"]
+    assert echo_server.health()["status"] == "ok"
+
+
+def test_chunked_body_is_accepted(echo_server):
+    enc = protocol.encode_request(IMAGE, {"frame_no": 5, "chunked": True})
+    body = b"".join(bytes(c) for c in enc.chunks)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + (1 << 20)]), body[i:i + (1 << 20)])
+                      for i in range(0, len(body), 1 << 20)) + b"0\r\n\r\n"
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
+            f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    status, doc = _raw(echo_server.url, head, chunks)
+    assert status == 200 and doc == {"frame_no": 5, "chunked": True}
+
+
+def test_chunked_body_over_the_limit_is_refused(echo_server):
+    block = b"x" * (1 << 20)
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    status, doc = _raw(echo_server.url, head, (b"100000\r\n" + block + b"\r\n") * 12)
+    assert status == 413 and doc["error"]["code"] == "body_too_large"
+
+
+# ------------------------------------------------------------------ routes and methods
+
+def test_unknown_route_is_json_404(echo_server):
+    r = get(echo_server.url, "/nope")
+    _assert_error(r, 404, "not_found", "/nope", "/health")
+
+
+@pytest.mark.parametrize("method,path,allow", [("PUT", "/", "POST"), ("GET", "/", "POST"),
+                                               ("DELETE", "/", "POST"), ("POST", "/health", "GET"),
+                                               ("PUT", "/health", "GET")])
+def test_wrong_method_is_json_405(echo_server, method, path, allow):
+    r = post_body(echo_server.url, b"", content_type=None, method=method, path=path)
+    _assert_error(r, 405, "method_not_allowed", method)
+    assert allow in r.headers["allow"]
+
+
+# ------------------------------------------------------------------ security
+
+def test_token_required(serve_game):
+    srv = serve_game("echo", token="s3cret")
+    _assert_error(get(srv.url), 401, "unauthorized", "missing", "X-Otrig-Token")
+    _assert_error(get(srv.url, headers={"X-Otrig-Token": "nope"}), 401, "unauthorized", "wrong")
+    _assert_error(post_frame(srv.url, IMAGE, {"frame_no": 1}), 401, "unauthorized")
+    _assert_error(post_frame(srv.url, IMAGE, {"frame_no": 1}, headers={"X-Otrig-Token": "s3cret!"}),
+                  401, "unauthorized")
+    r = post_frame(srv.url, IMAGE, {"frame_no": 1}, headers={"X-Otrig-Token": "s3cret"})
+    assert r.status == 200 and json.loads(r.body) == {"frame_no": 1}
+    assert srv.health()["game"] == "echo"
+
+
+def test_non_loopback_host_requires_token():
+    p = run_otrig("serve", "--host", "0.0.0.0", "--port", "0")
+    assert p.returncode == 1
+    assert "--token" in p.stderr and "0.0.0.0" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_non_loopback_host_with_token_warns(serve_game):
+    srv = serve_game("echo", "--host", "0.0.0.0", token="t0k")
+    assert srv.health()["game"] == "echo"
+    assert "reachable from other machines" in srv.log()
+
+
+# ------------------------------------------------------------------ startup errors
+
+def test_broken_game_file_exits_cleanly(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("game: [\n")
+    p = run_otrig("serve", str(bad), "--port", "0")
+    assert p.returncode == 1
+    assert "bad.yaml" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_missing_game_file_exits_cleanly(tmp_path):
+    p = run_otrig("serve", str(tmp_path / "nope.yaml"), "--port", "0")
+    assert p.returncode == 1
+    assert "nope.yaml" in p.stderr and "not found" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bad_viewport_option():
+    p = run_otrig("serve", "--viewport", "1,2,3", "--port", "0")
+    assert p.returncode == 2 and "X,Y,W,H" in p.stderr
+
+
+# ------------------------------------------------------------------ engine failures (in-process app)
+
+class FakeGame:
+    name = "fake"
+    version = "9"
+    watched: list = []
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+
+    def process(self, image, frame, *, explain=False, keep_images=False):
+        return self.behaviour(image, frame)
+
+
+def _holder(behaviour) -> GameHolder:
+    return GameHolder(FakeGame(behaviour), GameSource(Path("fake.yaml")))
+
+
+@pytest.fixture
+def inproc_server(tmp_path):
+    """A real waitress server in this process, serving a fake game."""
+    started = []
+
+    def start(behaviour, **opts):
+        options = ServerOptions(port=0, fault_dir=tmp_path / "faults", **opts)
+        server = create_server(_holder(behaviour), options)
+        t = threading.Thread(target=server.run, daemon=True)
+        t.start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.effective_port}", server.otrig_app
+
+    yield start
+    for s in started:
+        s.close()
+        s.task_dispatcher.shutdown(timeout=2)
+
+
+def test_process_raising_answers_500_and_saves_the_frame(inproc_server, tmp_path):
+    def boom(image, frame):
+        raise ZeroDivisionError("division by zero in step hp")
+
+    url, app = inproc_server(boom)
+    r = post_frame(url, IMAGE, {"frame_no": 77, "ü": "x"})
+    err = _assert_error(r, 500, "process_failed", "ZeroDivisionError", "division by zero", "otrig run")
+    assert err["exception"] == "ZeroDivisionError"
+    app.config["otrig.faults"].flush()
+    stamp = err["fault"]
+    png, doc = tmp_path / "faults" / f"{stamp}.png", tmp_path / "faults" / f"{stamp}.json"
+    import cv2
+    assert (cv2.imread(str(png)) == IMAGE).all()
+    saved = json.loads(doc.read_text(encoding="utf-8"))
+    assert saved["frame"] == {"frame_no": 77, "ü": "x"}
+    assert "ZeroDivisionError" in saved["exception"]
+    h = json.loads(get(url).body)
+    assert h["process_failures"] == 1 and h["frames_processed"] == 0
+
+
+def test_processor_errors_are_answered_and_saved_bounded(inproc_server, tmp_path):
+    def partial(image, frame):
+        return FrameOutput(objects={"hud": {"hp": 100}},
+                           errors={"ammo": {"step": "clip", "message": "StepError: region empty"}})
+
+    url, app = inproc_server(partial, max_faults=3, fault_interval=0.0)
+    for i in range(6):
+        r = post_frame(url, IMAGE, {"frame_no": i})
+        assert r.status == 200
+        doc = json.loads(r.body)
+        assert doc["frame_no"] == i and doc["hud"] == {"hp": 100}
+        assert doc["errors"]["ammo"]["message"] == "StepError: region empty"
+        app.config["otrig.faults"].flush()
+    folder = tmp_path / "faults"
+    jsons = sorted(folder.glob("*.json"))
+    assert len(jsons) == 3 and len(list(folder.glob("*.png"))) == 3
+    kept = [json.loads(p.read_text())["frame"]["frame_no"] for p in jsons]
+    assert kept == [3, 4, 5]  # the newest
+    assert json.loads(jsons[0].read_text())["errors"]["ammo"]["step"] == "clip"
+    assert json.loads(get(url).body)["frames_with_errors"] == 6
+
+
+def test_answer_that_is_not_json_is_a_500(inproc_server):
+    url, _ = inproc_server(lambda image, frame: FrameOutput(objects={"x": {"v": float("nan")}}))
+    _assert_error(post_frame(url, IMAGE, {"frame_no": 1}), 500, "answer_not_json", "NaN")
+
+
+def test_extracted_object_never_overwrites_a_client_field(inproc_server):
+    url, _ = inproc_server(lambda image, frame: FrameOutput(objects={"screen": {"name": "in_game"},
+                                                                     "hud": {"hp": 1}}))
+    doc = json.loads(post_frame(url, IMAGE, {"frame_no": 1, "screen": "client"}).body)
+    assert doc["screen"] == "client" and doc["hud"] == {"hp": 1}
+    assert doc[protocol.CONFLICTS_KEY] == {"screen": {"name": "in_game"}}
+
+
+def test_frame_hooks_see_each_frame(inproc_server):
+    seen = []
+    url, app = inproc_server(lambda image, frame: FrameOutput(objects={}))
+    app.config["otrig.options"].frame_hooks.append(lambda req, out, explain: seen.append(req.frame))
+    assert post_frame(url, IMAGE, {"frame_no": 4}).status == 200
+    assert seen == [{"frame_no": 4}]
+
+
+def _wsgi_call(app, environ: dict) -> tuple[str, dict, bytes]:
+    got = {}
+
+    def start_response(status, headers, exc_info=None):
+        got["status"], got["headers"] = status, dict(headers)
+
+    body = b"".join(app(environ, start_response))
+    return got["status"], got["headers"], body
+
+
+def test_body_ending_early_is_a_400():
+    """A server that passes a short body through (client gone mid-upload) gets a clear 400."""
+    app = make_app(_holder(lambda i, f: FrameOutput(objects={})), ServerOptions())
+    enc = protocol.encode_request(IMAGE, {"frame_no": 1})
+    body = b"".join(bytes(c) for c in enc.chunks)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "x",
+               "SERVER_PORT": "1", "wsgi.url_scheme": "http", "CONTENT_TYPE": enc.content_type,
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body[:1000]),
+               "wsgi.errors": io.StringIO()}
+    status, headers, out = _wsgi_call(app, environ)
+    assert status.startswith("400")
+    err = json.loads(out)["error"]
+    assert err["code"] == "body_ended_early" and "1,000" in err["message"]
+
+
+def test_unexpected_server_bug_is_json_500(inproc_server):
+    url, app = inproc_server(lambda image, frame: FrameOutput(objects={}))
+
+    class Broken:
+        @property
+        def errors(self):
+            raise RuntimeError("boom")
+
+    app.config["otrig.holder"]._game = FakeGame(lambda i, f: Broken())
+    r = post_frame(url, IMAGE, {"frame_no": 1})
+    _assert_error(r, 500, "internal_error", "RuntimeError")
