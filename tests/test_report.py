@@ -356,7 +356,7 @@ def test_synthetic_report_in_headless_chromium(synthetic, browser, tmp_path):
 def test_cut_writes_the_region_box(tmp_path):
     need_data()
     src = DATA / "apex" / "t8cp8hhm.jpg"
-    game = game_file("apex")
+    game = ROOT / "tests" / "games" / "report_apex.yaml"  # its regions are known here
     from engine.game import load_game
     g = load_game(game, assets=[DATA])
     if not hasattr(g, "region_boxes"):
