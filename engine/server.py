@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import queue
+import signal
 import threading
 import time
 import traceback
@@ -355,6 +356,15 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
         return answer
 
     def dispatch(path: str = "") -> Any:
+        if not log.isEnabledFor(logging.DEBUG):
+            return route_request(path)
+        t0 = time.perf_counter()
+        out = route_request(path)
+        status = out.status_code if isinstance(out, bottle.HTTPResponse) else bottle.response.status_code
+        log.debug("%s /%s -> %s in %.1f ms", bottle.request.method, path, status, (time.perf_counter() - t0) * 1e3)
+        return out
+
+    def route_request(path: str) -> Any:
         environ = bottle.request.environ
         method = environ.get("REQUEST_METHOD", "GET").upper()
         route = "/" + path
@@ -457,6 +467,17 @@ def create_server(game_holder: GameHolder, options: ServerOptions):
     return server
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C, so the shutdown path (recorder flush, watcher) runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_server(game_holder: GameHolder, options: ServerOptions,
                ready: Callable[[str], None] | None = None) -> None:
     """Serve until interrupted. ``ready(url)`` is called once the socket listens."""
@@ -477,13 +498,17 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
              game.name, game.version or "-", url, HEALTH_PATH, "; reloading on change" if watcher else "")
     if ready:
         ready(url)
+    _stop_on_sigterm()
     try:
-        server.run()
+        server.run()  # returns on SIGINT/SIGTERM (waitress catches the KeyboardInterrupt)
     except KeyboardInterrupt:
         pass
     finally:
+        log.info("stopping")
         if watcher:
             watcher.stop()
         server.close()
+        # let frames already being processed finish (and their hooks run) before closing up
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
         if recorder is not None:
             recorder.close()

@@ -293,3 +293,13 @@ def test_property_http_echo_keeps_every_frame_field(echo_server, echo_conn, fram
     answer = json.loads(r.body)
     for k in frame:
         assert answer[k] == frame[k]
+
+
+def test_sigterm_stops_cleanly_and_verbose_logs_requests(serve_game):
+    srv = serve_game("echo", "--verbose")
+    assert post_frame(srv.url, IMAGE, {"frame_no": 1}).status == 200
+    srv.stop()
+    assert srv.proc.returncode == 0
+    log = srv.log()
+    assert "POST / -> 200" in log
+    assert "stopping" in log and "Traceback" not in log
