@@ -104,6 +104,7 @@ class VideoInfo:
     duration: float        # seconds
     cfr: bool              # constant frame rate (average rate == base rate)
     codec: str
+    frames_exact: bool = True  # the count is the header's, not estimated from the duration
 
 
 def _av():
@@ -156,7 +157,8 @@ def _info_from(path: str, container) -> VideoInfo:
     else:
         duration = 0.0
     frames = int(s.frames or 0)
-    if frames <= 0:
+    frames_exact = frames > 0
+    if not frames_exact:
         frames = int(round(duration * fps))
     base = s.base_rate or s.guessed_rate
     cfr = bool(base) and Fraction(base) == fps
@@ -167,7 +169,8 @@ def _info_from(path: str, container) -> VideoInfo:
     if not duration:
         duration = float(frames / fps)
     return VideoInfo(path=str(path), fps=fps, frames=frames, width=s.codec_context.width,
-                     height=s.codec_context.height, duration=duration, cfr=cfr, codec=s.codec_context.name)
+                     height=s.codec_context.height, duration=duration, cfr=cfr, codec=s.codec_context.name,
+                     frames_exact=frames_exact)
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
@@ -349,7 +352,8 @@ class VideoSource:
                 last_emitted = prev[0]
                 yield prev
             decoded_to = prev[0] if prev is not None else index
-            if decoded_to < info.frames - 1 and info.frames - 1 - decoded_to > max(2, info.fps / 2):
+            # (an estimated count, e.g. MKV with audio longer than the video, proves nothing)
+            if info.frames_exact and info.frames - 1 - decoded_to > max(2, info.fps / 2):
                 raise SourceError(
                     f"{self.path}: the video ends at frame {decoded_to} but its header promises "
                     f"{info.frames} frames; the file is probably truncated")
