@@ -41,7 +41,7 @@ def parse_viewport(text: Optional[str]) -> Optional[tuple[int, int, int, int]]:
 
 def serve(
     game: Optional[str] = typer.Argument(
-        None, metavar="[GAME.yaml]", show_default=False,
+        None, metavar="GAME.yaml", show_default=False,
         help="Game file to serve. Omit it, or say 'echo', for the echo game."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback needs --token."),
     port: int = typer.Option(5000, help="Port to listen on (0 picks a free one and prints it)."),
@@ -70,13 +70,11 @@ def serve(
 ) -> None:
     """Serve GAME.yaml as an OverTrack plugin: POST frames in, JSON answers out.
 
-    Frames are POSTed to any path (OverTrack posts to the URL you give it, e.g.
-    http://localhost:5000); add ?explain=1 for the per-processor trace. GET /health reports
-    the game, version, frames processed, uptime and the last configuration error.
+    Frames are POSTed to any path (OverTrack posts to the URL you give it, e.g. http://localhost:5000); add ?explain=1 for the per-processor trace. GET /health reports the game, version, frames processed, uptime and the last configuration error. Every error answer is JSON {"error": {"code", "message"}}; frames the engine failed on are saved to --fault-dir.
 
     Examples:
 
-      otrig serve                                # echo game: answers frames back unchanged
+      otrig serve                                # the echo game: answers unchanged
 
       otrig serve games/apex.yaml --reload       # recompile on every save
 
