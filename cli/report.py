@@ -150,7 +150,7 @@ def report(
     typer.echo(str(path))
 
 
-def cut_boxes(image_path: str, game: Any, region: str, viewport_given: bool = False) -> tuple[Any, list[tuple[int, int, int, int]]]:
+def cut_boxes(image_path: str, game: Any, region: str, viewport_given: bool = False) -> tuple[Any, list[tuple[int, int, int, int]], dict]:
     """The 1920x1080 image and the region's boxes in it (anchor/viewport mapping by the game)."""
     from engine.sources import read_image
     image, frame = read_image(image_path)
@@ -162,7 +162,7 @@ def cut_boxes(image_path: str, game: Any, region: str, viewport_given: bool = Fa
         _fail(str(e.args[0]) if e.args else f"{getattr(game, 'path', 'game')}: no region named {region!r}")
     except (GameFileError, GameFileErrors, ValueError) as e:
         _fail(str(e))
-    return image, [tuple(int(round(v)) for v in b[:4]) for b in boxes]
+    return image, [tuple(int(round(v)) for v in b[:4]) for b in boxes], frame
 
 
 def cut(
@@ -183,7 +183,7 @@ def cut(
 
     g = _load(game, assets, viewport)
     try:
-        img, boxes = cut_boxes(image, g, region)
+        img, boxes, frame = cut_boxes(image, g, region)
     except SourceError as e:
         _fail(str(e))
     if not boxes:
@@ -200,6 +200,12 @@ def cut(
         if x1 <= x0 or y1 <= y0:
             _fail(f"region {region!r} box {i} {x, y, w, h} is outside the 1920x1080 frame")
         path = out if len(boxes) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix or '.png'}")
-        if not cv2.imwrite(str(path), img[y0:y1, x0:x1]):
+        crop = img[y0:y1, x0:x1]
+        # templates are kept in reference pixels, so they match at any capture size
+        sx, sy = g.template_scale(frame)
+        if abs(sx - 1) > 0.02 or abs(sy - 1) > 0.02:
+            size = (max(1, round(crop.shape[1] / sx)), max(1, round(crop.shape[0] / sy)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if sx > 1 else cv2.INTER_CUBIC)
+        if not cv2.imwrite(str(path), crop):
             _fail(f"{path}: could not write (is the suffix an image type?)")
         typer.echo(f"{path}  {x0},{y0},{x1 - x0},{y1 - y0}")

@@ -55,18 +55,88 @@ def wrap(value: Any) -> Any:
 
 
 class Expr:
+    """A checked expression, evaluated by walking its AST: each comparison that cannot be
+    made (a missing value, a type mismatch) is false on its own, so `a.x > 0 or b == "y"`
+    still opens on its second half."""
+
     def __init__(self, text: str, names: set[str]):
         self.text = text
         self.names = names
-        tree = ast.parse(text.strip(), mode="eval")
-        self._code = compile(tree, "<when>", "eval")
+        self._tree = ast.parse(text.strip(), mode="eval").body
 
     def evaluate(self, namespace: dict[str, Any]) -> bool:
-        env = {**CONSTANTS, **namespace}
+        return bool(_eval(self._tree, namespace))
+
+
+_COMPARE = {
+    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b,
+}
+_BINOP = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b,
+}
+
+
+def _eval(node: ast.AST, ns: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return CONSTANTS[node.id] if node.id in CONSTANTS else ns.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _eval(node.value, ns)
+        return getattr(base, node.attr) if isinstance(base, (Record, ScreenName)) else None
+    if isinstance(node, ast.BoolOp):
+        if isinstance(node.op, ast.And):
+            result: Any = True
+            for v in node.values:
+                result = _eval(v, ns)
+                if not result:
+                    return result
+            return result
+        result = False
+        for v in node.values:
+            result = _eval(v, ns)
+            if result:
+                return result
+        return result
+    if isinstance(node, ast.UnaryOp):
+        v = _eval(node.operand, ns)
+        if isinstance(node.op, ast.Not):
+            return not v
         try:
-            return bool(eval(self._code, {"__builtins__": {}}, env))  # noqa: S307 - AST whitelisted at load
-        except (TypeError, AttributeError, ZeroDivisionError, IndexError, KeyError):
-            return False
+            return -v if isinstance(node.op, ast.USub) else +v
+        except TypeError:
+            return None
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, ns)
+        for op, comp in zip(node.ops, node.comparators):
+            right = _eval(comp, ns)
+            try:
+                if not _COMPARE[type(op)](left, right):
+                    return False
+            except TypeError:
+                return False  # comparing with a missing value: this comparison is false
+            left = right
+        return True
+    if isinstance(node, ast.BinOp):
+        try:
+            return _BINOP[type(node.op)](_eval(node.left, ns), _eval(node.right, ns))
+        except (TypeError, ZeroDivisionError):
+            return None
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, ns) for e in node.elts]
+    if isinstance(node, ast.Subscript):
+        base, index = _eval(node.value, ns), _eval(node.slice, ns)
+        try:
+            return wrap(base[index]) if isinstance(base, (list, tuple, str)) else None
+        except (IndexError, TypeError):
+            return None
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body, ns) if _eval(node.test, ns) else _eval(node.orelse, ns)
+    raise ValueError(f"unexpected expression node {type(node).__name__}")  # excluded at load
 
 
 def compile_expr(text: str, known: set[str]) -> Expr:

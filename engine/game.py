@@ -47,6 +47,11 @@ class CompiledGame:
             raise KeyError(f"no region '{region}' in {self.path.name} (regions: {', '.join(sorted(self.regions))})")
         return self.regions[region].boxes(self.graph.geometry(frame))
 
+    def template_scale(self, frame: dict[str, Any]) -> tuple[float, float]:
+        """Frame pixels per reference pixel for this frame: templates are kept in reference
+        pixels, so a crop cut from this frame is divided by this."""
+        return self.graph.mapper.scale(self.graph.geometry(frame))
+
     def summary(self) -> str:
         lines = [f"game {self.name} (version {self.version or '-'}): {len(self.regions)} regions, "
                  f"{len(self.graph.processors)} processors"]

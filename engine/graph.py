@@ -238,7 +238,8 @@ class Graph:
         if len(hist) == n and all(v == hist[0] for v in hist):
             st.stable[key] = value
         if key in st.stable:
-            return st.stable[key], None
+            held = st.stable[key]
+            return held, (reason or f"{n} reads in a row found nothing") if held is None else None
         return None, f"waiting for {n} equal reads in a row ({len(hist)} so far)"
 
     def _run_screens(self, proc: CompiledProcessor, st: StreamState, fc: FrameContext,
@@ -249,9 +250,11 @@ class Graph:
         score: float | None = None
         for screen in order:
             hits = []
+            confs: list[float] = []
             for i, step in enumerate(screen.steps):
                 r = self._step(proc, f"{screen.name}[{i}]", step, fc, out)
                 hits.append(r.hit)
+                confs.append(1.0 if r.confidence is None else float(r.confidence))
                 if r.location is not None:
                     fc.found[f"{screen.name}[{i}]"] = r.location
                 if screen.mode == "all" and not r.hit:
@@ -262,6 +265,8 @@ class Graph:
             matched = all(hits) and len(hits) == len(screen.steps) if screen.mode == "all" else any(hits)
             if matched:
                 winner = screen
+                if screen.mode == "all":
+                    score = min(confs)
                 break
         name = winner.name if winner else proc.default
         if winner:

@@ -654,3 +654,25 @@ def test_real_apex_frame():
     assert o["weapon"]["clip"] == 12
     assert o["weapon"]["reserve"] == 19
     assert o["player"]["name"] == "CMDR_SDCore"
+
+
+def test_gate_comparison_with_missing_value_is_false_only_locally(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          screen:
+            confidence: true
+            screens:
+              dark: {all: [{fraction: {region: r, ranges: [[[0, 0, 0], [20, 20, 20]]], min: 0.9}}]}
+          hud:
+            fields: {v: {ocr: {region: r, cast: int}}}
+          late:
+            when: hud.v > 0 or screen == "dark"
+            fields: {c: {color: {region: r}}}
+        """)
+    out = load_game(p).process(blank(), frame(0))
+    assert out.objects["hud"]["v"] is None
+    assert "late" in out.objects
+    assert out.objects["screen"] == {"name": "dark", "confidence": 1.0}

@@ -378,7 +378,11 @@ def test_cut_writes_the_region_box(tmp_path):
                                  "-o", str(tmp_path / "c43.png"), "--assets", str(DATA)])
     assert r.exit_code == 0, r.output
     (box43,) = g.region_boxes(region, {"source": {"original_shape": [1080, 1440, 3]}})
-    assert cv2.imread(str(tmp_path / "c43.png")).shape[:2] == (box43[3], box43[2])
+    # the stretched crop is saved in reference pixels (x divided by 1920/1440), so it
+    # matches the 16:9 cut's size and templates cut from any capture match any other
+    sx, sy = g.template_scale({"source": {"original_shape": [1080, 1440, 3]}})
+    assert cv2.imread(str(tmp_path / "c43.png")).shape[:2] == (round(box43[3] / sy), round(box43[2] / sx))
+    assert abs(round(box43[2] / sx) - w) <= 1
     r = CliRunner().invoke(app, ["cut", str(src), "--game", str(game), "--region", "nope", "-o", str(out),
                                  "--assets", str(DATA)])
     assert r.exit_code == 2 and "nope" in r.output and "clip" in r.output  # names the regions there are
