@@ -40,6 +40,7 @@ def run(
     viewport: Optional[str] = typer.Option(None, "--viewport", metavar="X,Y,W,H", help="Where the game picture is inside the 1920x1080 frame (overrides the game file)."),
     assets: List[Path] = typer.Option([], "--assets", metavar="DIR", help="Extra folder to look up templates and other assets in (repeatable)."),
     explain: bool = typer.Option(False, "--explain", help="Add an 'explain' object per frame: what each processor and step saw and why."),
+    record: Optional[Path] = typer.Option(None, "--record", metavar="DIR", help="Record every frame (values, scores, crops, thumbnails) into DIR for `otrig report DIR`."),
 ) -> None:
     """Run GAME.yaml on frames in-process (no HTTP) and print one JSON object per frame.
 
@@ -52,6 +53,8 @@ def run(
       otrig run games/apex.yaml vod.mp4 -r 2 -s 60 --jsonl out.jsonl
 
       otrig run games/apex.yaml stream.png --viewport 0,0,1440,810 --explain
+
+      otrig run games/apex.yaml vod.mp4 --record rec/ && otrig report rec/ -o report.html
     """
     vp = parse_viewport(viewport)
     if fps <= 0:
@@ -82,6 +85,11 @@ def run(
             _err(f"error: cannot write {jsonl}: {e.strerror}")
             raise typer.Exit(1)
 
+    recorder = None
+    if record is not None:
+        from engine.recorder import Recorder
+        recorder = Recorder(record, game=compiled)
+
     frames = failed = 0
     t0 = time.monotonic()
     try:
@@ -90,8 +98,11 @@ def run(
                 items = [read_image(path)] if is_image_path(path) else VideoSource(path, fps, seek)
                 for image, frame in items:
                     frame_text = json.dumps(frame).encode("utf-8")
-                    output = compiled.process(image, frame, explain=explain)
-                    out.write(build_answer(frame_text, frame, output.answer_objects()) + b"\n")
+                    output = compiled.process(image, frame, explain=explain, keep_images=recorder is not None)
+                    answer = build_answer(frame_text, frame, output.answer_objects())
+                    out.write(answer + b"\n")
+                    if recorder is not None:
+                        recorder.record(image, frame, json.loads(answer), output, wait=True)
                     frames += 1
                 out.flush()
             except SourceError as e:
@@ -106,6 +117,8 @@ def run(
     finally:
         if jsonl is not None:
             out.close()
+        if recorder is not None:
+            recorder.close()
     elapsed = time.monotonic() - t0
     _err(f"{frames} frame{'s' if frames != 1 else ''} from {len(sources) - failed} of {len(sources)} "
          f"source{'s' if len(sources) != 1 else ''} in {elapsed:.1f} s ({frames / max(elapsed, 1e-9):.1f} frames/s)")
