@@ -11,6 +11,17 @@ slows the other.
     .venv/bin/python bench/ingest_servers.py            # ~40 s
     .venv/bin/python bench/ingest_servers.py --seconds 2 --servers cheroot,waitress-tuned
     .venv/bin/python bench/ingest_servers.py --app otrig   # the real engine.server app (echo game)
+
+Measured 2026-11-25 on the shared 2-CPU dev VM (load average 6-8 from other work, so the
+absolute numbers are noisy; medians of interleaved rounds, frames/s, 1 client / 2 clients):
+
+    minimal app          raw-socket 115 / 231   cheroot 25 / 15   waitress 8 / 14   waitress-tuned 124 / 26
+    otrig app (echo)     raw-socket 254 / 277   cheroot 19 / 21                     waitress-tuned 87 / 48
+
+cheroot reads bodies through a pure-Python io.BufferedReader (_pyio), ~10 ms per 6 MB frame
+even unloaded; default waitress spools every body over 512 KiB to a temp file. waitress with
+inbuf_overflow above the body limit and 1 MiB reads wins in every round at 1 client and in
+most at 2, and its event loop also keeps trickling uploads off the worker threads.
 """
 from __future__ import annotations
 
@@ -68,10 +79,12 @@ def serve(kind: str, port: int, app_kind: str) -> None:
         import waitress
         kw = {}
         if kind == "waitress-tuned":
-            # keep whole bodies in memory instead of spooling each 6 MB frame to a temp file,
-            # and read/write in big slices
-            kw = dict(inbuf_overflow=64 * 1024 * 1024, recv_bytes=1024 * 1024,
-                      send_bytes=1, max_request_body_size=protocol.DEFAULT_MAX_BODY)
+            # exactly what `otrig serve` uses: whole bodies kept in memory instead of spooling
+            # each 6 MB frame to a temp file (inbuf_overflow), 1 MiB socket reads
+            from engine.server import ServerOptions, waitress_settings
+            kw = waitress_settings(ServerOptions())
+            for k in ("host", "port", "threads"):
+                kw.pop(k)
             kw.update(json.loads(os.environ.get("BENCH_WAITRESS", "{}")))  # for experiments
         waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True, **kw)
     elif kind == "raw":
