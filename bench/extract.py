@@ -9,7 +9,7 @@ GOP, cached in /tmp/otrig-bench/) at -r 0.5, 2 and 10, the way `otrig extract` d
 
 The ratio against the original is on seconds of video covered per wall second (its step
 gives other sample counts than the exact sampling: 0.5 -> every 61st frame, 10 -> every
-4th). Each pass stops at a time budget (9 s, --quick 3 s) so the section fits in the run:
+4th). Each pass stops at a time budget (9 s; --quick 1.5 s) so the section fits in the run:
 rates are over the same start of the clip for every method.
 """
 from __future__ import annotations
@@ -131,7 +131,7 @@ def run(rep: Report, quick: bool) -> None:
     DURATION[0] = float(secs)
     rep.add(sec, f"test clip: testsrc2 {secs} s 1920x1080 30 fps H.264, GOP 60", "cached" if not made else f"made in {made:.0f} s",
             note=path)
-    budget = 3.0 if quick else 9.0
+    budget = 1.5 if quick else 9.0
     srv, label = echo_server(rep)
     with srv:
         otrig_way(path, 1.0, srv.url, 1.0)  # warm the server and the decoder libraries

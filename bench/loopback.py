@@ -89,8 +89,11 @@ def run(rep: Report, quick: bool) -> None:
     rep.facts["copy_ms"] = copy_into
     port = free_port()
     with Server([PY, "-m", "bench.loopback", "--serve", str(port)], port, label="raw socket server") as _srv:
-        r1 = round_trips(port, 1, seconds)
-        r2 = round_trips(port, 2, seconds)
+        # best of interleaved rounds: the least disturbed by the machine's other tenants
+        r1 = r2 = 0.0
+        for _ in range(1 if quick else 3):
+            r1 = max(r1, round_trips(port, 1, seconds / 3 if not quick else seconds))
+            r2 = max(r2, round_trips(port, 2, seconds / 3 if not quick else seconds))
     rep.facts["loop1"], rep.facts["loop2"] = r1, r2
     mbps = r1 * protocol.IMAGE_BYTES / 1e6
     rep.add(sec, "numpy copy of a frame into an existing array (np.copyto)", ms(copy_into),
@@ -98,7 +101,7 @@ def run(rep: Report, quick: bool) -> None:
     rep.add(sec, "numpy copy of a frame into a new array (img.copy())", ms(copy_new), "np.copyto",
             ratio(copy_new, copy_into), note="includes the page faults of fresh memory")
     rep.add(sec, "raw socket round trips, 6.2 MB body + 1-byte reply, 1 client", fps(r1),
-            note=f"{mbps:.0f} MB/s; the ingest ceiling")
+            note=f"{mbps:.0f} MB/s; the ingest ceiling; best of 3 rounds")
     rep.add(sec, "raw socket round trips, 2 clients", fps(r2), "1 client", ratio(r2, r1))
 
 
