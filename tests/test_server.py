@@ -157,7 +157,7 @@ def test_slow_trickling_clients_do_not_block_a_fast_one(echo_server):
 
         def trickle() -> None:
             sent = 1000
-            while not stop.is_set() and sent < 1000 + 50 * 200:
+            while not stop.is_set() and sent < 1000 + 50 * 400:
                 for s in slow:
                     s.sendall(body[sent:sent + 50])
                 sent += 50
@@ -173,7 +173,7 @@ def test_slow_trickling_clients_do_not_block_a_fast_one(echo_server):
         fast_s = time.monotonic() - t0
         assert r.status == 200 and json.loads(r.body)["fast"] is True
         assert t.is_alive(), "the slow uploads finished before the fast one: the test proves nothing"
-        assert fast_s < 1.5, f"fast client took {fast_s:.2f}s behind slow uploads"
+        assert fast_s < 3.0, f"fast client took {fast_s:.2f}s behind slow uploads"
         stop.set()
         t.join(30)
         for s in slow:
