@@ -676,3 +676,23 @@ def test_gate_comparison_with_missing_value_is_false_only_locally(game_file):
     assert out.objects["hud"]["v"] is None
     assert "late" in out.objects
     assert out.objects["screen"] == {"name": "dark", "confidence": 1.0}
+
+
+def test_template_match_scale_keeps_label_and_location(game_file, icons):
+    p = game_file("""
+        game: x
+        regions:
+          slot: {box: [100, 100, 300, 80]}
+        processors:
+          icon:
+            fields:
+              kind: {template: {region: slot, templates: icons, threshold: 0.8, match_scale: 0.5}}
+              right: {fraction: {region: {from: kind, offset: [50, 0], size: [60, 40]}, ranges: [[[250, 250, 250], [255, 255, 255]]]}}
+        """)
+    img = blank((60, 40, 40))
+    _paste(img, _icon("triangle"), 220, 120)
+    img[120:160, 270:330] = (255, 255, 255)
+    out = load_game(p).process(img, frame(0))
+    assert out.objects["icon"]["kind"] == "triangle"
+    loc = next(s for s in out.steps if s.step == "kind")
+    assert out.objects["icon"]["right"] > 0.95

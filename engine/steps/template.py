@@ -46,6 +46,7 @@ class TemplateStep(Step):
     grey: bool = param(True, help="match in greyscale (faster); false matches colour")
     mask: Literal["auto", "none"] = param("auto", help="auto: use the PNG's alpha channel as the mask")
     scale: float = param(1.0, help="template pixels per reference pixel is 1/scale: resize templates by this first", lo=0.05, hi=20)
+    match_scale: float = param(1.0, help="match at this fraction of the size (0.5 is ~4x faster for big icons)", lo=0.1, hi=1)
     all: bool = param(False, help="return every match above the threshold (killfeed rows), not just the best")
     max_hits: int = param(16, help="at most this many matches with all: true", lo=1, hi=1000)
 
@@ -76,7 +77,7 @@ class TemplateStep(Step):
         self._by_scale: dict[tuple[float, float], list[_Template]] = {}
 
     def _scaled(self, scale: tuple[float, float]) -> list[_Template]:
-        key = (round(scale[0], 3), round(scale[1], 3))
+        key = (round(scale[0] * self.match_scale, 3), round(scale[1] * self.match_scale, 3))
         found = self._by_scale.get(key)
         if found is None:
             if abs(key[0] - 1) < 0.02 and abs(key[1] - 1) < 0.02:
@@ -106,9 +107,18 @@ class TemplateStep(Step):
         elif not self.grey and image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         templates = self._scaled(fc.scale)
+        ms = self.match_scale
+        if ms != 1.0:
+            image = cv2.resize(image, None, fx=ms, fy=ms, interpolation=cv2.INTER_AREA)
         ih, iw = image.shape[:2]
         if self.all:
-            return self._measure_all(image, templates, box)
+            r = self._measure_all(image, templates, box)
+            if ms != 1.0:
+                for hit in r.value:
+                    b = hit["box"]
+                    hit["box"] = [box[0] + round((b[0] - box[0]) / ms), box[1] + round((b[1] - box[1]) / ms),
+                                  round(b[2] / ms), round(b[3] / ms)]
+            return r
         ranked: list[tuple[float, str, IntBox]] = []
         for t in templates:
             th, tw = t.image.shape[:2]
@@ -116,7 +126,7 @@ class TemplateStep(Step):
                 continue
             res = self._score_map(image, t)
             _, best, _, loc = cv2.minMaxLoc(res)
-            ranked.append((float(best), t.label, (loc[0], loc[1], tw, th)))
+            ranked.append((float(best), t.label, (round(loc[0] / ms), round(loc[1] / ms), round(tw / ms), round(th / ms))))
         if not ranked:
             return BoxResult(None, False, reason="every template is larger than the region")
         ranked.sort(key=lambda r: -r[0])
