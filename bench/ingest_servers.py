@@ -12,11 +12,12 @@ slows the other.
     .venv/bin/python bench/ingest_servers.py --seconds 2 --servers cheroot,waitress-tuned
     .venv/bin/python bench/ingest_servers.py --app otrig   # the real engine.server app (echo game)
 
-Measured 2026-11-25 on the shared 2-CPU dev VM (load average 6-8 from other work, so the
-absolute numbers are noisy; medians of interleaved rounds, frames/s, 1 client / 2 clients):
+Measured 2026-11-25 on the shared 2-CPU dev VM (other engineers' jobs running, load average
+3.5-8, so absolute numbers are noisy; medians of interleaved rounds, frames/s, 1 / 2 clients):
 
-    minimal app          raw-socket 115 / 231   cheroot 25 / 15   waitress 8 / 14   waitress-tuned 124 / 26
-    otrig app (echo)     raw-socket 254 / 277   cheroot 19 / 21                     waitress-tuned 87 / 48
+    --app otrig, load ~3.5   raw-socket 348 / 392   cheroot 42 / 42   waitress 23 / 33   waitress-tuned 117 / 70
+    --app otrig, load ~7     raw-socket 254 / 277   cheroot 19 / 21                      waitress-tuned 87 / 48
+    minimal app, load ~7     raw-socket 115 / 231   cheroot 25 / 15   waitress  8 / 14   waitress-tuned 124 / 26
 
 cheroot reads bodies through a pure-Python io.BufferedReader (_pyio), ~10 ms per 6 MB frame
 even unloaded; default waitress spools every body over 512 KiB to a temp file. waitress with
