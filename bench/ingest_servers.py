@@ -19,10 +19,13 @@ Measured 2026-11-25 on the shared 2-CPU dev VM (other engineers' jobs running, l
     --app otrig, load ~7     raw-socket 254 / 277   cheroot 19 / 21                      waitress-tuned 87 / 48
     minimal app, load ~7     raw-socket 115 / 231   cheroot 25 / 15   waitress  8 / 14   waitress-tuned 124 / 26
 
-cheroot reads bodies through a pure-Python io.BufferedReader (_pyio), ~10 ms per 6 MB frame
-even unloaded; default waitress spools every body over 512 KiB to a temp file. waitress with
-inbuf_overflow above the body limit and 1 MiB reads wins in every round at 1 client and in
-most at 2, and its event loop also keeps trickling uploads off the worker threads.
+cheroot reads bodies through a pure-Python io.BufferedReader (_pyio): 8-11 ms just for the
+wsgi.input.read() of one frame, timed inside the app. Default waitress spools every body over
+512 KiB to a temp file. waitress with inbuf_overflow above the body limit and 1 MiB reads won
+every round, at 1 and 2 clients, and its event loop keeps trickling uploads off the worker
+threads. Its 2-client figure is lower than its 1-client one: one event-loop thread receives
+every socket and shares the GIL with the workers, on 2 CPUs that the 2 client processes
+also need.
 """
 from __future__ import annotations
 
