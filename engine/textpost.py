@@ -30,17 +30,33 @@ def _norm(s: str) -> str:
     return re.sub(r"[\s_\-.:'`]+", "", s).upper()
 
 
+class Vocabulary:
+    """Words normalised once at load time, so a lookup costs only the edit distances."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        self.keys = [_norm(w) for w in words]
+
+    def closest(self, text: str, max_distance: int) -> tuple[str, int, str | None]:
+        """The word nearest to ``text`` (case and spacing ignored), its distance, runner-up."""
+        key = _norm(text)
+        scored = []
+        for i, (k, w) in enumerate(zip(self.keys, self.words)):
+            # a word whose length differs by more than the allowance cannot be in range
+            d = levenshtein(key, k) if abs(len(k) - len(key)) <= max_distance + 1 else max_distance + 1 + abs(len(k) - len(key))
+            scored.append((d, i, w))
+        scored.sort()
+        best_d, _, best = scored[0]
+        runner = scored[1][2] if len(scored) > 1 else None
+        if best_d > max_distance:
+            raise Rejected(f"{text!r} is not within {max_distance} edits of any vocabulary word (closest {best!r}, {best_d})")
+        if len(scored) > 1 and scored[1][0] == best_d and _norm(scored[1][2]) != _norm(best):
+            raise Rejected(f"{text!r} is as close to {best!r} as to {scored[1][2]!r}")
+        return best, best_d, runner
+
+
 def closest(text: str, vocabulary: list[str], max_distance: int) -> tuple[str, int, str | None]:
-    """The vocabulary word nearest to ``text`` (case and spacing ignored), its distance, runner-up."""
-    key = _norm(text)
-    scored = sorted(((levenshtein(key, _norm(w)), i, w) for i, w in enumerate(vocabulary)))
-    best_d, _, best = scored[0]
-    runner = scored[1][2] if len(scored) > 1 else None
-    if best_d > max_distance:
-        raise Rejected(f"{text!r} is not within {max_distance} edits of any vocabulary word (closest {best!r}, {best_d})")
-    if len(scored) > 1 and scored[1][0] == best_d and _norm(scored[1][2]) != _norm(best):
-        raise Rejected(f"{text!r} is as close to {best!r} as to {scored[1][2]!r}")
-    return best, best_d, runner
+    return Vocabulary(vocabulary).closest(text, max_distance)
 
 
 def _cast_int(s: str) -> int:
@@ -88,6 +104,9 @@ class TextRules:
     range: tuple[float, float] | None
     upper: bool = False
 
+    def __post_init__(self) -> None:
+        self._vocab = Vocabulary(self.vocabulary) if self.vocabulary else None
+
     def apply(self, text: str) -> tuple[Any, dict[str, Any]]:
         """Return ``(value, details)``; raises :class:`Rejected` with a reason."""
         details: dict[str, Any] = {}
@@ -103,8 +122,8 @@ class TextRules:
             s = m.group(1) if m.groups() else m.group(0)
         if not s:
             raise Rejected("no text")
-        if self.vocabulary:
-            s, d, runner = closest(s, self.vocabulary, self.max_distance)
+        if self._vocab is not None:
+            s, d, runner = self._vocab.closest(s, self.max_distance)
             details["distance"] = d
             if runner is not None:
                 details["runner_up"] = runner

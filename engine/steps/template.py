@@ -98,7 +98,7 @@ class TemplateStep(Step):
         if self._method == cv2.TM_SQDIFF_NORMED:
             res = 1.0 - res
         # masked matching can divide by zero on flat patches
-        return np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        return np.nan_to_num(res, copy=False, nan=-1.0, posinf=-1.0, neginf=-1.0)
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         image = prepared
