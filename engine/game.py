@@ -79,15 +79,18 @@ def resolve_game_path(game: str | Path) -> Path:
 
 
 def load_game(path: str | Path, *, assets: Sequence[str | Path] = (),
-              viewport: tuple[int, int, int, int] | None = None) -> CompiledGame:
-    """Load, validate and compile a game file. Raises :class:`GameFileError`."""
+              viewport: tuple[int, int, int, int] | None = None, budget_ms: float | None = None) -> CompiledGame:
+    """Load, validate and compile a game file. Raises :class:`GameFileError`.
+
+    ``budget_ms`` overrides the file's per-frame time budget (offline checks want none).
+    """
     p = resolve_game_path(path)
     src = load_yaml(p, str(path))
-    return compile_game(src, p, assets=assets, viewport=viewport)
+    return compile_game(src, p, assets=assets, viewport=viewport, budget_ms=budget_ms)
 
 
 def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
-                 viewport: tuple[int, int, int, int] | None = None) -> CompiledGame:
+                 viewport: tuple[int, int, int, int] | None = None, budget_ms: float | None = None) -> CompiledGame:
     spec = parse_game(src)
     mapper = RegionMapper(spec.reference)
     regions = {name: CompiledRegion(name, r, mapper) for name, r in spec.regions.items()}
@@ -103,7 +106,7 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
                 for r in spec.regions if r not in ctx.used_regions]
     watched = [p] + sorted(set(ctx.loaded_files))
     vp = viewport if viewport is not None else spec.viewport
-    graph = Graph([compiled[n] for n in order], mapper, vp, spec.budget_ms)
+    graph = Graph([compiled[n] for n in order], mapper, vp, spec.budget_ms if budget_ms is None else budget_ms)
     return CompiledGame(spec.game, str(spec.version), p, spec, graph, regions, warnings, watched)
 
 

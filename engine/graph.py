@@ -96,7 +96,8 @@ class Graph:
             st.frames += 1
             geo = self.geometry(frame)
             out = FrameOutput(objects={}, stream=key)
-            fc = FrameContext(image, geo, self.mapper.scale(geo), keep_images=keep_images)
+            fc = FrameContext(image, geo, self.mapper.scale(geo), keep_images=keep_images,
+                              deadline=start + self.budget_ms / 1000)
             current: dict[str, Any] = {}
             for proc in self.processors:
                 self._run_processor(proc, st, t, fc, current, out, start)
@@ -183,6 +184,11 @@ class Graph:
     def _step(self, proc: CompiledProcessor, label: str, step: Step, fc: FrameContext,
               out: FrameOutput) -> StepResult:
         t0 = time.perf_counter()
+        if t0 > fc.deadline:
+            # a slow step cannot be interrupted, but no further step starts after the budget
+            reason = f"time budget: the frame's {self.budget_ms:g} ms were used up"
+            out.steps.append(StepTrace(proc.name, label, step.kind, "skip", reason=reason))
+            return StepResult(None, False, reason=reason)
         try:
             r = step.run(fc)
         except Exception as e:  # one step's failure fails only its processor

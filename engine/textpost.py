@@ -103,6 +103,7 @@ class TextRules:
     cast: str
     range: tuple[float, float] | None
     upper: bool = False
+    group: int | str | None = None
 
     def __post_init__(self) -> None:
         self._vocab = Vocabulary(self.vocabulary) if self.vocabulary else None
@@ -119,7 +120,10 @@ class TextRules:
             m = self.regex.search(s)
             if not m:
                 raise Rejected(f"{s!r} does not match /{self.regex.pattern}/")
-            s = m.group(1) if m.groups() else m.group(0)
+            if self.group is not None:
+                s = m.group(self.group) or ""
+            else:
+                s = m.group(1) if m.groups() else m.group(0)
         if not s:
             raise Rejected("no text")
         if self._vocab is not None:

@@ -696,3 +696,61 @@ def test_template_match_scale_keeps_label_and_location(game_file, icons):
     assert out.objects["icon"]["kind"] == "triangle"
     loc = next(s for s in out.steps if s.step == "kind")
     assert out.objects["icon"]["right"] > 0.95
+
+
+def test_ocr_memo_and_named_group(game_file):
+    """Two fields reading one crop with one setting make one Tesseract call."""
+    p = game_file("""
+        game: x
+        regions:
+          score: {box: [100, 100, 300, 50]}
+        processors:
+          score:
+            fields:
+              blue: {ocr: {region: score, prep: [grey, invert], regex: "(?P<b>\\\\d+)\\\\s*-\\\\s*(?P<r>\\\\d+)", group: b, cast: int}}
+              red:  {ocr: {region: score, prep: [grey, invert], regex: "(?P<b>\\\\d+)\\\\s*-\\\\s*(?P<r>\\\\d+)", group: r, cast: int}}
+        """)
+    g = load_game(p)
+    img = blank()
+    _text(img, "13 - 6", 110, 140)
+    calls = []
+    engines = {id(f.step._engine): f.step._engine for f in g.graph.processors[0].fields}
+    for e in engines.values():
+        real = e.read
+        e.read = lambda im, real=real: calls.append(1) or real(im)
+    out = g.process(img, frame(0)).objects["score"]
+    assert (out["blue"], out["red"]) == (13, 6)
+    assert len(calls) == 1
+
+
+def test_regex_group_must_exist(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              t: {ocr: {region: r, regex: "(\\\\d+)", group: name}}
+        """)
+    with pytest.raises(GameFileError, match=r"processors.p.fields.t.ocr.group: the regex has no group 'name'"):
+        load_game(p)
+
+
+def test_time_budget_skips_remaining_steps(game_file):
+    p = game_file("""
+        game: x
+        budget_ms: 1
+        regions:
+          r: {box: [0, 0, 1920, 1080]}
+        processors:
+          p:
+            fields:
+              a: {color: {region: r, stat: median}}
+              b: {color: {region: r, stat: median}}
+              c: {color: {region: r, stat: median}}
+        """)
+    out = load_game(p).process(blank(), frame(0), explain=True)
+    skipped = [s for s in out.steps if s.status == "skip"]
+    assert skipped and all("time budget" in s.reason for s in skipped)
+    assert load_game(p, budget_ms=float("inf")).process(blank(), frame(0)).objects["p"]["c"] == [0.0, 0.0, 0.0]

@@ -49,6 +49,10 @@ class FrameContext:
     scale: tuple[float, float]
     found: dict[str, IntBox] = field(default_factory=dict)  # field -> box found by it this frame
     keep_images: bool = False
+    # results shared by steps that do the same costly work on the same pixels this frame
+    # (two fields reading one crop with one OCR setting make one Tesseract call)
+    memo: dict[Any, Any] = field(default_factory=dict)
+    deadline: float = float("inf")  # perf_counter() value after which no step starts
 
 
 @dataclass

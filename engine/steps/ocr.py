@@ -30,7 +30,8 @@ class OcrStep(Step):
     tessdata: str | None = param(None, help="folder with custom .traineddata, relative to the game file or asset roots")
     upper: bool = param(False, help="upper-case the text before matching")
     subs: dict[str, str] = param(default_factory=dict, help="replacements applied first, e.g. {O: \"0\", I: \"1\"}")
-    regex: str | None = param(None, help="extract this pattern (group 1 if it has one)")
+    regex: str | None = param(None, help="extract this pattern (group 1 if it has one, or `group`)")
+    group: int | str | None = param(None, help="which regex group is the value: a number or a (?P<name>...) name")
     vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)")
     max_distance: int = param(2, help="edits allowed when matching the vocabulary", lo=0, hi=20)
     cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
@@ -56,10 +57,24 @@ class OcrStep(Step):
             raise ctx.src.error(path + ("range",), f"low {self.range[0]:g} is above high {self.range[1]:g}")
         if self.vocabulary is not None and not self.vocabulary:
             raise ctx.src.error(path + ("vocabulary",), "the vocabulary is empty")
-        self._rules = TextRules(self.subs, pattern, self.vocabulary, self.max_distance, self.cast, self.range, self.upper)
+        if self.group is not None:
+            if pattern is None:
+                raise ctx.src.error(path + ("group",), "group needs a regex")
+            valid = (isinstance(self.group, int) and 0 <= self.group <= pattern.groups) or (
+                isinstance(self.group, str) and self.group in pattern.groupindex)
+            if not valid:
+                raise ctx.src.error(path + ("group",), f"the regex has no group {self.group!r} "
+                                                       f"(groups: {pattern.groups}, names: {sorted(pattern.groupindex) or 'none'})")
+        self._rules = TextRules(self.subs, pattern, self.vocabulary, self.max_distance, self.cast, self.range,
+                                self.upper, self.group)
+        self._memo_key = (self._engine.config, tuple(label for label, _ in self._prep))
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
-        text, conf = self._engine.read(prepared)
+        key = (self._memo_key, box)
+        found = fc.memo.get(key)
+        if found is None:
+            found = fc.memo[key] = self._engine.read(prepared)
+        text, conf = found
         details = {"text": text, "conf": round(conf, 1)}
         if conf < self.min_conf:
             return BoxResult(None, False, conf / 100, conf / 100, f"confidence {conf:.0f} < min_conf {self.min_conf:g}", details=details)
