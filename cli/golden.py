@@ -33,7 +33,19 @@ def test(
     only: Optional[str] = typer.Option(None, "--only", help="Run only samples whose name contains this"),
     show: bool = typer.Option(False, "--show", help="Also print every object read, per sample"),
 ) -> None:
-    """Run a game's golden-frame samples; exit 1 if any expected field is read wrong."""
+    """Run a game's golden-frame samples; exit 1 if any expected field is read wrong.
+
+    Samples live beside the game in <game>.samples.yaml: an image, or a video and a
+    frame_no, an optional viewport, and the expected fields as processor.field: value.
+    The table shows per field the expected value, the value read, its confidence and
+    pass/fail.
+
+    Examples:
+
+      otrig test games/apex.yaml --assets ~/apex-screens
+
+      otrig test games/melee.yaml --assets ../shared/data --only smuckers --show
+    """
     import json
 
     from engine.errors import GameFileError, GameFileErrors
