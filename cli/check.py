@@ -16,8 +16,7 @@ def check(
     games: List[Path] = typer.Argument(..., help="game files to check (or shipped names: apex, valorant, ...)"),
     assets: List[Path] = typer.Option([], "--assets", help="extra asset folder (repeatable); also OTRIG_ASSETS"),
 ) -> None:
-    """Validate game files: print each error as file:line:col: key: message and exit 1,
-    or print a summary of the compiled graph.
+    """Validate game files: print each error as file:line:col: key: message and exit 1, or print a summary of the compiled graph.
 
     Examples:
 
@@ -49,8 +48,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of game files, for editors with YAML language support.
 
-    Example (VS Code with the YAML extension): otrig schema -o otrig.schema.json, then add
-    `# yaml-language-server: $schema=otrig.schema.json` at the top of a game file.
+    Example (VS Code with the YAML extension): otrig schema -o otrig.schema.json, then add `# yaml-language-server: $schema=otrig.schema.json` at the top of a game file.
     """
     text = json.dumps(game_schema(), indent=2)
     if output is None:

@@ -35,10 +35,7 @@ def test(
 ) -> None:
     """Run a game's golden-frame samples; exit 1 if any expected field is read wrong.
 
-    Samples live beside the game in <game>.samples.yaml: an image, or a video and a
-    frame_no, an optional viewport, and the expected fields as processor.field: value.
-    The table shows per field the expected value, the value read, its confidence and
-    pass/fail.
+    Samples live beside the game in <game>.samples.yaml: an image, or a video and a frame_no, an optional viewport, and the expected fields as processor.field: value. The table shows per field the expected value, the value read, its confidence and pass/fail.
 
     Examples:
 
