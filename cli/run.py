@@ -41,6 +41,9 @@ def run(
     assets: List[Path] = typer.Option([], "--assets", metavar="DIR", help="Extra folder to look up templates and other assets in (repeatable)."),
     explain: bool = typer.Option(False, "--explain", help="Add an 'explain' object per frame: what each processor and step saw and why."),
     record: Optional[Path] = typer.Option(None, "--record", metavar="DIR", help="Record every frame (values, scores, crops, thumbnails) into DIR for `otrig report DIR`."),
+    crops_every: int = typer.Option(1, "--crops-every", min=1, help="With --record: keep step crops for every k-th frame only."),
+    crops_max_frames: int = typer.Option(200, "--crops-max-frames", min=0, help="With --record: keep step crops for at most this many frames."),
+    record_budget_mb: float = typer.Option(500.0, "--record-budget-mb", min=1.0, help="With --record: stop writing images (then lines) past this much disk."),
 ) -> None:
     """Run GAME.yaml on frames in-process (no HTTP) and print one JSON object per frame.
 
@@ -88,7 +91,8 @@ def run(
     recorder = None
     if record is not None:
         from engine.recorder import Recorder
-        recorder = Recorder(record, game=compiled)
+        recorder = Recorder(record, game=compiled, crops_every=crops_every, crops_max_frames=crops_max_frames,
+                            budget_mb=record_budget_mb)
 
     frames = failed = 0
     t0 = time.monotonic()
