@@ -71,12 +71,31 @@ def boundary_of(content_type: str | None) -> bytes:
     return (m.group(1) or m.group(2)).encode("latin-1")
 
 
+def _find(buf: bytes | bytearray | memoryview, sub: bytes, start: int = 0, end: int | None = None) -> int:
+    """``buf.find(sub, start, end)`` for a memoryview too, without copying it (``re`` searches
+    any buffer in place; ``bytes(view)`` would copy a 6 MB body)."""
+    if end is None:
+        end = len(buf)
+    if not isinstance(buf, memoryview):
+        return buf.find(sub, start, end)
+    m = re.compile(re.escape(sub)).search(buf, start, end)
+    return m.start() if m else -1
+
+
 def _split_parts(body: bytes | bytearray | memoryview, boundary: bytes) -> dict[str, tuple[int, int]]:
-    """Return ``{name: (start, end)}`` offsets of each part's data inside ``body``."""
+    """Return ``{name: (start, end)}`` offsets of each part's data inside ``body``.
+
+    ``body`` may be a memoryview (the server's pooled receive buffer): it is searched in
+    place, never converted to bytes.
+    """
     dash = b"--" + boundary
     delim = b"\r\n" + dash
-    buf = body if isinstance(body, (bytes, bytearray)) else bytes(body)
-    first = buf.find(dash)
+    buf = body
+    if isinstance(buf, memoryview) and (buf.ndim != 1 or buf.itemsize != 1):
+        buf = buf.cast("B")
+    first = _find(buf, dash, 0, min(len(buf), 64 * 1024))  # OverTrack starts with the boundary
+    if first < 0:
+        first = _find(buf, dash)
     if first < 0:
         raise ProtocolError(400, "bad_multipart", "the body does not contain the multipart boundary")
     pos = first + len(dash)
@@ -86,7 +105,7 @@ def _split_parts(body: bytes | bytearray | memoryview, boundary: bytes) -> dict[
             break  # closing delimiter
         if buf[pos:pos + 2] != b"\r\n":
             raise ProtocolError(400, "bad_multipart", f"malformed multipart delimiter at byte {pos}")
-        head_end = buf.find(b"\r\n\r\n", pos + 2, pos + 2 + 16384)
+        head_end = _find(buf, b"\r\n\r\n", pos + 2, min(len(buf), pos + 2 + 16384))
         if head_end < 0:
             raise ProtocolError(400, "bad_multipart", f"a multipart part has no header end (at byte {pos})")
         headers = bytes(buf[pos + 2:head_end])
@@ -99,7 +118,10 @@ def _split_parts(body: bytes | bytearray | memoryview, boundary: bytes) -> dict[
         if name == "image" and buf[guess:guess + len(delim)] == delim:
             end = guess
         else:
-            end = buf.find(delim, start)
+            # a small part (the frame JSON) ends soon: look near first, then everywhere
+            end = _find(buf, delim, start, min(len(buf), start + 256 * 1024))
+            if end < 0:
+                end = _find(buf, delim, start)
             if end < 0:
                 raise ProtocolError(400, "bad_multipart", f"part {name!r} is not terminated by the boundary")
         if name in parts:
@@ -109,7 +131,7 @@ def _split_parts(body: bytes | bytearray | memoryview, boundary: bytes) -> dict[
     return parts
 
 
-def parse_request(body: bytes | bytearray, content_type: str | None) -> FrameRequest:
+def parse_request(body: bytes | bytearray | memoryview, content_type: str | None) -> FrameRequest:
     """Parse a plugin POST. Raises :class:`ProtocolError` with an actionable message."""
     parts = _split_parts(body, boundary_of(content_type))
     missing = [p for p in ("image", "frame") if p not in parts]

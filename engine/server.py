@@ -6,13 +6,20 @@ large reads and hands the complete body to a worker thread, so a client tricklin
 holds no worker, and one that disconnects mid-upload never reaches the app. cheroot reads
 request bodies through a pure-Python buffered reader and was several times slower.
 
-Ingest: the body is read from ``wsgi.input`` once (Content-Length known, checked against the
-limit before reading) and parsed in place by engine.protocol; bottle's form parsing is never
-used. Every error is JSON ``{"error": {"code", "message", ...}}``.
+Ingest (near-zero-copy): under waitress a Content-Length body is received by the event loop
+with ``socket.recv_into`` straight into a pooled, reused ``bytearray`` (:class:`BodyBuffers`,
+:class:`PooledBody`): the kernel's copy out of the socket is the only copy of the image in the
+server, no 6 MB buffer is allocated per frame, and the app parses a read-only memoryview of
+that buffer in place (engine.protocol). A buffer goes back to the pool only when nothing views
+it any more (a ``bytearray`` refuses to resize while exported: the check is exact); anything
+that keeps the image past the request copies it first (FaultSaver, the recorder). Other WSGI
+servers, and chunked bodies, take the plain ``wsgi.input.read``. bottle's form parsing is
+never used. Every error is JSON ``{"error": {"code", "message", ...}}``.
 """
 from __future__ import annotations
 
 import hmac
+import io
 import ipaddress
 import json
 import logging
@@ -26,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import bottle
+import numpy as np
 
 from engine import protocol
 from engine.protocol import ProtocolError
@@ -140,9 +148,14 @@ class FaultSaver:
                 if now - self._last_error_save < self.error_interval:
                     return None
                 self._last_error_save = now
+        if self._queue.full():
+            self.dropped += 1
+            return None
         stamp = self.stamp()
+        # The image is a view into the request's body buffer, which is reused for another
+        # request once this one is answered: the saver keeps its own copy (faults only).
+        image = np.array(image, copy=True)
         try:
-            # the image is a read-only view into the request body, which it keeps alive
             self._queue.put_nowait((stamp, image, frame, info))
         except queue.Full:
             self.dropped += 1
@@ -204,9 +217,16 @@ def _query_flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _read_body(environ: dict[str, Any], length: int) -> bytes:
-    """Read the whole body in one call; a short read means the client went away."""
+def _read_body(environ: dict[str, Any], length: int) -> bytes | memoryview:
+    """The whole body: in place from our waitress receiver (no copy), else read in one call;
+    a short read means the client went away."""
     inp = environ["wsgi.input"]
+    in_place = getattr(inp, "otrig_body", None)
+    if in_place is not None:
+        view = in_place()
+        if len(view) == length:
+            return view
+        inp = io.BytesIO(bytes(view))  # cannot happen (waitress dispatches complete bodies)
     body = inp.read(length)
     if len(body) < length:
         # Some servers hand out what has arrived so far; keep reading until EOF.
@@ -412,6 +432,183 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
     return app
 
 
+# --------------------------------------------------------------------------- body buffers
+
+class BodyBuffers:
+    """A pool of reusable receive buffers for request bodies of up to ``size`` bytes.
+
+    Each buffer is a ``bytearray`` one byte longer than ``size``: that spare byte is the
+    probe of :meth:`give`, which pops and re-appends it. ``bytearray`` refuses to resize while
+    anything (a memoryview, an ndarray made from one, a slice of that...) still exports its
+    memory, so a buffer still viewed by anyone is never reused: it is dropped and freed by
+    Python when its last viewer goes. Bodies larger than ``size`` get a one-off buffer.
+    """
+
+    def __init__(self, size: int = protocol.IMAGE_BYTES + 64 * 1024, keep: int = 4):
+        self.size = size
+        self.keep = keep
+        self._free: list[bytearray] = []
+        self._lock = threading.Lock()
+        self.allocated = 0   # new buffers made
+        self.reused = 0      # buffers handed out again
+        self.abandoned = 0   # buffers still viewed at release: never reused
+
+    def take(self, length: int) -> bytearray:
+        if length <= self.size:
+            with self._lock:
+                if self._free:
+                    self.reused += 1
+                    return self._free.pop()
+                self.allocated += 1
+            return bytearray(self.size + 1)
+        return bytearray(length + 1)
+
+    def give(self, buf: bytearray) -> bool:
+        """Return a buffer whose owner has released its own views; False if still viewed."""
+        try:
+            buf.pop()  # BufferError while any view of it is alive
+        except BufferError:
+            with self._lock:
+                self.abandoned += 1
+            log.debug("a request body buffer is still referenced after its request; not reused")
+            return False
+        buf.append(0)
+        if len(buf) != self.size + 1:
+            return False  # a one-off buffer for an oversized body: let it go
+        with self._lock:
+            if len(self._free) < self.keep:
+                self._free.append(buf)
+        return True
+
+
+class _InPlace:
+    """Stands for ``n`` body bytes already received straight into the body buffer."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class PooledBody:
+    """waitress body receiver (in place of FixedStreamReceiver + OverflowableBuffer) for a
+    Content-Length body, kept in a pooled buffer; also the request's ``wsgi.input``.
+
+    The channel's event loop ``recv_into``s :meth:`free_view` and reports the count with an
+    :class:`_InPlace`; bytes that arrive with the headers are copied in by :meth:`received`.
+    ``otrig_body()`` is the whole body as a read-only memoryview (no copy); ``read`` /
+    ``readinto`` / ``readline`` make it an ordinary WSGI input too. waitress calls
+    ``getbuf().close()`` once the request is answered: the buffer then goes back to the pool.
+    """
+
+    completed = False
+    error = None
+
+    def __init__(self, length: int, pool: BodyBuffers):
+        self.length = self.remain = length
+        self.pool = pool
+        self.pos = 0        # bytes received
+        self.read_pos = 0   # for read()/readinto()
+        self._buf: bytearray | None = None
+        self._view: memoryview | None = None
+        self._ro: memoryview | None = None
+        self._closed = False
+
+    # -- receiving (waitress event loop thread)
+    def _ensure(self) -> memoryview:
+        if self._view is None:
+            if self._closed:
+                raise ValueError("request body already closed")
+            self._buf = self.pool.take(self.length)
+            self._view = memoryview(self._buf)
+        return self._view
+
+    def free_view(self) -> memoryview:
+        """Where the next received bytes go (at most the rest of the body)."""
+        return self._ensure()[self.pos:self.length]
+
+    def __len__(self) -> int:
+        return self.pos
+
+    def received(self, data) -> int:
+        rm = self.remain
+        if rm < 1:
+            self.completed = True
+            return 0
+        if type(data) is _InPlace:
+            n = data.n  # already written by recv_into(free_view())
+        else:
+            n = min(len(data), rm)
+            self._ensure()[self.pos:self.pos + n] = memoryview(data)[:n]
+        self.pos += n
+        self.remain = rm - n
+        if self.remain <= 0:
+            self.completed = True
+        return n
+
+    def getfile(self) -> "PooledBody":
+        return self
+
+    def getbuf(self) -> "PooledBody":
+        return self
+
+    # -- wsgi.input (worker thread)
+    def otrig_body(self) -> memoryview:
+        if self._ro is None:
+            self._ro = self._ensure()[:self.pos].toreadonly()
+        return self._ro
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.pos - self.read_pos)
+        if n > 0:
+            memoryview(b).cast("B")[:n] = self._ensure()[self.read_pos:self.read_pos + n]
+            self.read_pos += n
+        return max(n, 0)
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.pos if size is None or size < 0 else min(self.pos, self.read_pos + size)
+        if end <= self.read_pos:
+            return b""
+        out = bytes(self._ensure()[self.read_pos:end])
+        self.read_pos = end
+        return out
+
+    def readline(self, size: int = -1) -> bytes:
+        view = self._ensure()
+        end = self.pos if size is None or size < 0 else min(self.pos, self.read_pos + size)
+        i = self.read_pos
+        while i < end and view[i] != 10:
+            i += 1
+        return self.read(min(i + 1, end) - self.read_pos)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    # -- end of request
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        buf, views = self._buf, (self._ro, self._view)
+        self._buf = self._view = self._ro = None
+        if buf is None:
+            return
+        for v in views:
+            if v is not None:
+                try:
+                    v.release()
+                except BufferError:  # something holds a buffer of this very view: keep out
+                    self.pool.abandoned += 1
+                    return
+        self.pool.give(buf)
+
+
 # --------------------------------------------------------------------------- waitress
 
 def _waitress_error_task():
@@ -443,9 +640,11 @@ def waitress_settings(options: ServerOptions) -> dict[str, Any]:
     return dict(
         host=options.host, port=options.port, threads=options.threads,
         # Keep whole frames in memory: the default (512 KiB) spools each 6 MB body to a temp file.
+        # (Content-Length bodies bypass waitress's buffers: PooledBody; this is for chunked ones.)
         inbuf_overflow=options.max_body + 1024 * 1024,
-        # Big socket reads for big bodies (measured; default 8 KiB).
-        recv_bytes=1024 * 1024,
+        # Reads of headers (and of chunked bodies); Content-Length bodies are received with
+        # recv_into straight into their buffer. Below glibc's mmap threshold: no fresh pages.
+        recv_bytes=64 * 1024,
         # waitress refuses larger bodies (Content-Length or chunked) before reading them.
         max_request_body_size=options.max_body,
         ident="otrig", asyncore_use_poll=True, clear_untrusted_proxy_headers=True,
@@ -456,14 +655,50 @@ def create_server(game_holder: GameHolder, options: ServerOptions):
     """A ready-to-run waitress server (socket bound). ``.effective_port`` is the real port."""
     import waitress.server
     from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+    from waitress.receiver import FixedStreamReceiver
+    from waitress.wasyncore import _DISCONNECTED
+
+    pool = BodyBuffers(keep=max(2, min(options.threads, 4)))
+
+    class Parser(HTTPRequestParser):
+        def parse_header(self, header_plus):
+            super().parse_header(header_plus)
+            if type(self.body_rcv) is FixedStreamReceiver \
+                    and 0 < self.content_length < self.adj.max_request_body_size:
+                self.body_rcv = PooledBody(self.content_length, pool)  # allocated on first byte
 
     class Channel(HTTPChannel):
         error_task_class = _waitress_error_task()
+        parser_class = Parser
+
+        def handle_read(self):
+            req = self.request
+            rcv = req.body_rcv if req is not None else None
+            if type(rcv) is not PooledBody or rcv.completed:
+                return super().handle_read()
+            try:
+                # the kernel copies straight into the body buffer; the GIL is released meanwhile
+                n = self.socket.recv_into(rcv.free_view())
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                if e.errno not in _DISCONNECTED and self.adj.log_socket_errors:
+                    self.logger.exception("Socket error")
+                self.handle_close()
+                return
+            if not n:  # the client went away mid-upload
+                self.handle_close()
+                self.connected = False
+                return
+            self.last_activity = time.time()
+            self.received(_InPlace(n))
 
     app = make_app(game_holder, options)
     server = waitress.server.create_server(app, **waitress_settings(options))
     server.channel_class = Channel
     server.otrig_app = app
+    server.otrig_buffers = pool
     return server
 
 
