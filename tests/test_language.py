@@ -694,7 +694,6 @@ def test_template_match_scale_keeps_label_and_location(game_file, icons):
     img[120:160, 270:330] = (255, 255, 255)
     out = load_game(p).process(img, frame(0))
     assert out.objects["icon"]["kind"] == "triangle"
-    loc = next(s for s in out.steps if s.step == "kind")
     assert out.objects["icon"]["right"] > 0.95
 
 

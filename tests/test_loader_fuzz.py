@@ -1,7 +1,6 @@
 """Random edits of a valid game file give a valid graph or a located error, never a traceback."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

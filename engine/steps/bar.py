@@ -2,32 +2,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from engine.prep import parse_ranges
 from engine.regions import IntBox
 from engine.schema import param
-from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
-from engine.yamlsrc import KeyPath
+from engine.steps.base import BoxResult, ColorRangeStep, FrameContext
 
 
 @dataclass(kw_only=True)
-class BarStep(Step):
+class BarStep(ColorRangeStep):
     """Fill of a bar: the share of columns (or rows) whose pixels are mostly in the colour ranges."""
 
     kind = "bar"
     summary = "fill 0..1 (or percent)"
 
-    space: Literal["bgr", "hsv"] = param("bgr", help="colour space of the ranges")
-    ranges: list[Any] = param(help="colours of the filled part: [[low, high], ...]")
     direction: Literal["right", "left", "up", "down"] = param("right", help="the way the bar grows")
     column_fraction: float = param(0.5, help="a column counts as filled when this share of it is in range", lo=0, hi=1)
     percent: bool = param(False, help="answer 0-100 instead of 0-1")
-
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
-        self._ranges = parse_ranges(self.space, self.ranges, path, ctx.src)
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         mask = self._ranges.mask(prepared) > 0

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from engine.prep import Op, compile_prep, run_prep
+from engine.prep import ColorRanges, Op, compile_prep, parse_ranges, run_prep
 from engine.regions import CompiledRegion, Geometry, IntBox, RegionMapper, _clip
 from engine.schema import param
 from engine.yamlsrc import KeyPath, Located
@@ -165,3 +165,14 @@ class Step:
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         raise NotImplementedError
+
+
+@dataclass(kw_only=True)
+class ColorRangeStep(Step):
+    """A step that looks for pixels in colour ranges (fraction, bar)."""
+
+    space: Literal["bgr", "hsv"] = param("bgr", help="colour space of the ranges (OpenCV HSV: H 0-180)")
+    ranges: list[Any] = param(help="[[low, high], ...], each a triple; a pixel in any range counts")
+
+    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
+        self._ranges: ColorRanges = parse_ranges(self.space, self.ranges, path, ctx.src)

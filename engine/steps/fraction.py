@@ -2,32 +2,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from engine.prep import parse_ranges
 from engine.regions import IntBox
 from engine.schema import param
-from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
-from engine.yamlsrc import KeyPath
+from engine.steps.base import BoxResult, ColorRangeStep, FrameContext
 
 
 @dataclass(kw_only=True)
-class FractionStep(Step):
+class FractionStep(ColorRangeStep):
     """Fraction (0-1) of the region's pixels inside any of the colour ranges."""
 
     kind = "fraction"
     summary = "0..1 of pixels in the colour ranges"
 
-    space: Literal["bgr", "hsv"] = param("bgr", help="colour space of the ranges (OpenCV HSV: H 0-180)")
-    ranges: list[Any] = param(help="[[low, high], ...], each a triple; a pixel in any range counts")
     min: float = param(0.0, help="hit when the fraction is at least this", lo=0, hi=1)
     max: float = param(1.0, help="and at most this", lo=0, hi=1)
-
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
-        self._ranges = parse_ranges(self.space, self.ranges, path, ctx.src)
 
     @property
     def threshold(self) -> float:  # type: ignore[override]
