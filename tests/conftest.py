@@ -38,3 +38,28 @@ def echo_server(tmp_path_factory):
     srv = start_server(["echo", "--fault-dir", str(d / "faults")], d / "serve.log")
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def inproc_game(tmp_path):
+    """Factory: ``inproc_game(game, **ServerOptions) -> (url, server)``: the server `otrig serve`
+    ships (engine.server.create_server, waitress) in this process, serving any game object
+    with ``name``, ``version`` and ``process(image, frame, *, explain, ...)``."""
+    import threading
+
+    from engine.reload import GameHolder, GameSource
+    from engine.server import ServerOptions, create_server
+
+    started = []
+
+    def start(game, **opts):
+        opts.setdefault("fault_dir", tmp_path / "faults")
+        server = create_server(GameHolder(game, GameSource(Path("inproc.yaml"))), ServerOptions(port=0, **opts))
+        threading.Thread(target=server.run, daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.effective_port}", server
+
+    yield start
+    for s in started:
+        s.close()
+        s.task_dispatcher.shutdown(timeout=2)

@@ -189,3 +189,21 @@ def start_server(args: list[str], log_path: Path, *, token: str | None = None, c
         time.sleep(0.05)
     srv.stop()
     raise RuntimeError(f"otrig serve did not answer /health within {timeout}s:\n{srv.log()}")
+
+
+def indexed_image(i: int) -> np.ndarray:
+    """A frame that says which one it is: every pixel ``i % 251``, except pixel (0, 0) whose
+    blue/green bytes hold ``i`` itself. See :func:`read_index`."""
+    img = np.full((protocol.HEIGHT, protocol.WIDTH, 3), i % 251, dtype=np.uint8)
+    img[0, 0, 0], img[0, 0, 1] = i & 255, (i >> 8) & 255
+    return img
+
+
+def read_index(image: np.ndarray) -> dict[str, Any]:
+    """What :func:`indexed_image` wrote, checked over the whole frame: ``uniform`` is False if
+    any pixel outside (0, 0) differs from the fill (e.g. another frame written over it)."""
+    idx = int(image[0, 0, 0]) | (int(image[0, 0, 1]) << 8)
+    fill = int(image[0, 1, 0])
+    rest = image.reshape(-1)[3:]
+    uniform = bool(rest.min() == fill == rest.max()) and fill == idx % 251
+    return {"index": idx, "fill": fill, "uniform": uniform}

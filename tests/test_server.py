@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import protocol
-from helpers import get, make_image, post_frame
+from engine.results import FrameOutput
+from helpers import connect, get, indexed_image, make_image, post_frame, read_index
 
 IMAGE = make_image(1)
 
@@ -303,3 +304,98 @@ def test_sigterm_stops_cleanly_and_verbose_logs_requests(serve_game):
     log = srv.log()
     assert "POST / -> 200" in log
     assert "stopping" in log and "Traceback" not in log
+
+
+# ------------------------------------------------------------------ reused body buffers
+# The server receives each body into a pooled buffer that the next request reuses. Every
+# frame below carries a different picture that says which frame it is; the game reads it at
+# the start and the end of process(), so a buffer handed to another request too early shows.
+
+class IndexGame:
+    name = "index"
+    version = "1"
+    watched: list = []
+
+    def __init__(self, delay: float = 0.0, fail_on: tuple[int, ...] = ()):
+        self.delay, self.fail_on = delay, fail_on
+
+    def process(self, image, frame, *, explain=False, keep_images=False):
+        before = read_index(image)
+        if before["index"] in self.fail_on:
+            raise RuntimeError(f"failing on purpose on frame {before['index']}")
+        if self.delay:
+            time.sleep(self.delay)
+        after = read_index(image)
+        return FrameOutput(objects={"seen": {**after, "stable": before == after}})
+
+
+def _seen(r) -> dict:
+    assert r.status == 200, (r.status, r.body)
+    return json.loads(r.body)["seen"]
+
+
+def _expect(i: int) -> dict:
+    return {"index": i, "fill": i % 251, "uniform": True, "stable": True}
+
+
+def test_sequential_frames_with_different_images_reuse_one_buffer(inproc_game):
+    url, server = inproc_game(IndexGame())
+    conn = connect(url)
+    try:
+        for i in range(40):
+            assert _seen(post_frame(url, indexed_image(i), {"frame_no": i}, conn=conn)) == _expect(i), i
+    finally:
+        conn.close()
+    pool = server.otrig_buffers
+    assert pool.allocated <= 2 and pool.reused >= 38 and pool.abandoned == 0, vars(pool)
+
+
+def test_concurrent_frames_with_different_images_each_get_their_own(inproc_game):
+    url, server = inproc_game(IndexGame(delay=0.005), threads=4)
+    results: dict[int, object] = {}
+
+    def client(t: int) -> None:
+        conn = connect(url)
+        try:
+            for k in range(12):
+                i = t * 100 + k
+                results[i] = _seen(post_frame(url, indexed_image(i), {"frame_no": i}, conn=conn))
+        except Exception as e:  # noqa: BLE001 - reported by the assert below
+            results[-1 - t] = repr(e)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == {t * 100 + k: _expect(t * 100 + k) for t in range(5) for k in range(12)}
+    assert server.otrig_buffers.abandoned == 0
+
+
+def test_images_kept_past_their_request_are_never_overwritten(inproc_game, tmp_path):
+    """A hook that keeps the image (it should copy it) and a saved fault: their buffers are
+    not reused while they hold them, so later frames never write over what they kept."""
+    url, server = inproc_game(IndexGame(fail_on=(3,)), fault_dir=tmp_path / "faults")
+    kept = []
+    app = server.otrig_app
+    app.config["otrig.options"].frame_hooks.append(
+        lambda req, out, explain: kept.append(req.image) if len(kept) < 2 else None)
+    conn = connect(url)
+    try:
+        for i in range(12):
+            r = post_frame(url, indexed_image(i), {"frame_no": i}, conn=conn)
+            if i == 3:
+                assert r.status == 500 and json.loads(r.body)["error"]["fault"]
+            else:
+                assert _seen(r) == _expect(i), i
+    finally:
+        conn.close()
+    assert [read_index(k)["index"] for k in kept] == [0, 1]
+    assert all(read_index(k)["uniform"] for k in kept)
+    assert server.otrig_buffers.abandoned >= 2  # the hook's two frames: their buffers left alone
+    app.config["otrig.faults"].flush()
+    import cv2
+    (png,) = (tmp_path / "faults").glob("*.png")
+    assert (cv2.imread(str(png)) == indexed_image(3)).all()
