@@ -11,6 +11,11 @@ slows the other.
     .venv/bin/python bench/ingest_servers.py            # ~40 s
     .venv/bin/python bench/ingest_servers.py --seconds 2 --servers cheroot,waitress-tuned
     .venv/bin/python bench/ingest_servers.py --app otrig   # the real engine.server app (echo game)
+    .venv/bin/python bench/ingest_servers.py --servers otrig --seconds 2   # the shipped server only
+
+"otrig" is the server `otrig serve` ships (engine.server.create_server: waitress whose event
+loop recv_into()s each Content-Length body straight into a pooled buffer); the waitress-* rows
+are stock waitress running the same app, for comparison.
 
 Measured 2026-11-25 on the shared 2-CPU dev VM (other engineers' jobs running, load average
 3.5-8, so absolute numbers are noisy; medians of interleaved rounds, frames/s, 1 / 2 clients):
@@ -18,6 +23,11 @@ Measured 2026-11-25 on the shared 2-CPU dev VM (other engineers' jobs running, l
     --app otrig, load ~3.5   raw-socket 348 / 392   cheroot 42 / 42   waitress 23 / 33   waitress-tuned 117 / 70
     --app otrig, load ~7     raw-socket 254 / 277   cheroot 19 / 21                      waitress-tuned 87 / 48
     minimal app, load ~7     raw-socket 115 / 231   cheroot 25 / 15   waitress  8 / 14   waitress-tuned 124 / 26
+
+After `otrig serve` moved to recv_into pooled buffers (2026-11-25, load 6.5-7.5, medians of 3
+rounds of 1.5 s, --app otrig --servers waitress-tuned,otrig):
+
+    raw-socket 258 / 286   waitress-tuned (stock waitress, same app) 118 / 48   otrig 205 / 138
 
 cheroot reads bodies through a pure-Python io.BufferedReader (_pyio): 8-11 ms just for the
 wsgi.input.read() of one frame, timed inside the app. Default waitress spools every body over
@@ -51,7 +61,7 @@ from engine import protocol  # noqa: E402
 FRAME = {"timestamp": 1556855549.3732016, "timestamp_str": "2019/05/03 03:52:29.37",
          "relative_timestamp_str": "00:00:00.00", "relative_timestamp": 0.0, "frame_no": 51,
          "source": {"name": "bench.mkv", "fps": 60}}
-SERVERS = ("cheroot", "waitress-default", "waitress-tuned")
+SERVERS = ("cheroot", "waitress-default", "waitress-tuned", "otrig")
 
 
 # --------------------------------------------------------------------------- servers
@@ -91,6 +101,15 @@ def serve(kind: str, port: int, app_kind: str) -> None:
                 kw.pop(k)
             kw.update(json.loads(os.environ.get("BENCH_WAITRESS", "{}")))  # for experiments
         waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True, **kw)
+    elif kind == "otrig":
+        # exactly what `otrig serve` runs: engine.server.create_server (waitress with the body
+        # received by recv_into into pooled buffers); always the real app on the echo game
+        from engine.server import GameHolder, ServerOptions, create_server
+        srv = create_server(GameHolder.load(str(ROOT / "games" / "echo.yaml")),
+                            ServerOptions(port=port, threads=8))
+        for k, v in json.loads(os.environ.get("BENCH_WAITRESS", "{}")).items():  # experiments
+            setattr(srv.adj, k, v)
+        srv.run()
     elif kind == "raw":
         raw_server(port)
     else:
