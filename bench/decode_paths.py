@@ -16,6 +16,18 @@ Paths:
     .venv/bin/python bench/decode_paths.py                 # ~1-2 min
     .venv/bin/python bench/decode_paths.py --rates 0.5,2 --paths av-seq,av-seek
     .venv/bin/python bench/decode_paths.py --video some.mkv
+    .venv/bin/python bench/decode_paths.py --convert        # per-sample BGR 1920x1080 conversion
+
+--convert times only the step from a decoded frame to the 1920x1080 BGR array that is
+posted, on fresh frames (never converted before), methods interleaved in rounds:
+  to_ndarray      frame.to_ndarray(format="bgr24") then cv2.resize if not 1080p
+                  (PyAV makes a new swscale context, with its thread pool, for every frame)
+  shared-sws      one VideoReformatter for the stream, reformat(format="bgr24"), then cv2.resize
+  shared-sws-1    the same with threads=1
+  sws-resize      one VideoReformatter, reformat(width=1920, height=1080, format="bgr24"):
+                  conversion and resize in one swscale pass (other pixels than cv2.resize)
+  to_ndarray-wh   frame.to_ndarray(width=1920, height=1080, format="bgr24") (new context each)
+  cv2-i420        the I420 planes as one array, cv2.cvtColor(COLOR_YUV2BGR_I420), cv2.resize
 
 By default it measures a generated 1080p30 H.264 clip with a 2 s GOP (20 s, made once in
 a temp dir with ffmpeg) and the shared 640x360 60 fps melee clip when it is present.
@@ -37,7 +49,10 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine.sources import VideoSource, probe_video, sample_indices  # noqa: E402
+from av.video.reformatter import Interpolation, VideoReformatter  # noqa: E402
+
+from engine.protocol import HEIGHT, WIDTH  # noqa: E402
+from engine.sources import VideoSource, probe_video, sample_indices, to_1080p  # noqa: E402
 
 
 def targets(path: str, fps: float, seek: float) -> tuple[list[int], Fraction, int, int, int]:
@@ -144,6 +159,54 @@ def make_clip(out: Path) -> None:
                     "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", str(out)], check=True)
 
 
+def conversions() -> dict:
+    shared, shared1, resize = VideoReformatter(), VideoReformatter(), VideoReformatter()
+
+    def interp(fr) -> Interpolation:
+        return Interpolation.AREA if fr.width > WIDTH or fr.height > HEIGHT else Interpolation.BILINEAR
+
+    return {
+        "to_ndarray": lambda fr: to_1080p(fr.to_ndarray(format="bgr24")),
+        "shared-sws": lambda fr: to_1080p(shared.reformat(fr, format="bgr24").to_ndarray()),
+        "shared-sws-1": lambda fr: to_1080p(shared1.reformat(fr, format="bgr24", threads=1).to_ndarray()),
+        "sws-resize": lambda fr: np.ascontiguousarray(resize.reformat(
+            fr, width=WIDTH, height=HEIGHT, format="bgr24", interpolation=interp(fr)).to_ndarray()),
+        "to_ndarray-wh": lambda fr: np.ascontiguousarray(fr.to_ndarray(width=WIDTH, height=HEIGHT, format="bgr24")),
+        "cv2-i420": lambda fr: to_1080p(cv2.cvtColor(fr.to_ndarray(), cv2.COLOR_YUV2BGR_I420)),
+    }
+
+
+def measure_conversions(videos: list[str], rounds: int, per_round: int = 20) -> None:
+    """Milliseconds per sample for each conversion, on fresh frames, interleaved rounds."""
+    print(f"{'video':38} " + " ".join(f"{n:>13}" for n in conversions()))
+    for v in videos:
+        conv = conversions()
+        times: dict[str, list[float]] = {n: [] for n in conv}
+        with av.open(v) as c:
+            s = c.streams.video[0]
+            s.thread_type = "AUTO"
+            frames = c.decode(s)
+            for r in range(rounds):
+                for name, fn in (list(conv.items())[r % len(conv):] + list(conv.items())[:r % len(conv)]):
+                    batch = []
+                    for k, fr in enumerate(frames):  # every 3rd frame, like -r 10 of 30 fps
+                        if k % 3 == 0:
+                            batch.append(fr)
+                        if len(batch) == per_round:
+                            break
+                    if len(batch) < per_round:  # start over at the end of the clip
+                        c.seek(0)
+                        frames = c.decode(s)
+                        continue
+                    t0 = time.perf_counter()
+                    out = [fn(fr) for fr in batch]
+                    times[name].append((time.perf_counter() - t0) / len(batch) * 1000)
+                    assert out[0].shape == (HEIGHT, WIDTH, 3) and out[0].flags.c_contiguous
+        cells = [f"{sorted(t)[len(t) // 2]:10.2f} ms" if t else "n/a" for t in times.values()]
+        print(f"{Path(v).name[:38]:38} " + " ".join(f"{c:>13}" for c in cells), flush=True)
+    print("median of rounds, ms per sample (fresh frames each round)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", action="append", help="video(s) to measure (default: generated + melee)")
@@ -151,6 +214,8 @@ def main() -> None:
     ap.add_argument("--paths", default=",".join(PATHS), help="paths to measure")
     ap.add_argument("--seek", type=float, default=0.0)
     ap.add_argument("--repeat", type=int, default=1, help="best of N runs")
+    ap.add_argument("--convert", action="store_true", help="time the per-sample conversion to BGR 1920x1080")
+    ap.add_argument("--rounds", type=int, default=12, help="--convert: interleaved rounds")
     a = ap.parse_args()
     videos = a.video or []
     if not videos:
@@ -161,6 +226,9 @@ def main() -> None:
         melee = ROOT.parent / "shared" / "data" / "melee" / "smuckers.mp4"
         if melee.exists():
             videos.append(str(melee))
+    if a.convert:
+        measure_conversions(videos, a.rounds)
+        return
     rates = [float(r) for r in a.rates.split(",")]
     names = a.paths.split(",")
     print(f"{'video':38} {'rate':>5} {'samples':>7} " + " ".join(f"{n:>12}" for n in names))

@@ -1,6 +1,7 @@
 """Section 5: extract. Frames/s posting a generated 60 s 1080p30 H.264 clip (testsrc2, 2 s
 GOP, cached in /tmp/otrig-bench/) at -r 0.5, 2 and 10, the way `otrig extract` does it
-(engine.sources.VideoSource -> engine.client.PluginClient -> the echo server), against
+(cli.extract.samples: engine.sources.VideoSource decoding ahead in a thread ->
+engine.client.PluginClient -> the echo server), against
 
 * decode only: the same VideoSource samples with no posting (same run);
 * the original tool's method: cv2.VideoCapture, ``read()`` one frame then ``grab()`` the
@@ -83,11 +84,14 @@ def decode_only(path: str, rate: float, budget: float) -> Run:
 
 
 def otrig_way(path: str, rate: float, url: str, budget: float) -> Run:
+    from contextlib import closing
+
+    from cli.extract import samples  # what `otrig extract` iterates: decoding runs ahead in a thread
     from engine.client import PluginClient, changed_fields
     from engine.sources import VideoSource
     run = Run(budget)
-    with PluginClient(url, timeout=30) as client:
-        for image, frame in VideoSource(path, rate):
+    with PluginClient(url, timeout=30) as client, closing(samples(VideoSource(path, rate))) as frames:
+        for image, frame in frames:
             answer = client.post(image, frame)
             run.bad += bool(changed_fields(frame, answer))
             if not run.tick(1 / rate):

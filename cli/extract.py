@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Optional, TextIO
+from typing import Iterator, Optional, TextIO
 
+import numpy as np
 import typer
 
 from engine.client import (PluginBadAnswer, PluginClient, PluginHTTPError, PluginTimeout,
@@ -13,6 +14,18 @@ from engine.client import (PluginBadAnswer, PluginClient, PluginHTTPError, Plugi
 from engine.errors import SourceError
 from engine.sources import VideoSource
 from engine.timefmt import format_relative
+
+# Samples decoded ahead of the one being posted: decoding the next frames overlaps the POST
+# of this one (bench/run section 5). 2 keeps the decoder busy through a slow answer and holds
+# at most 4 images (~25 MB) at once: queued, being made, being posted.
+READ_AHEAD = 2
+
+
+def samples(video: VideoSource) -> Iterator[tuple[np.ndarray, dict]]:
+    """The samples `otrig extract` posts, in order: decoded and converted in a background
+    thread while the main thread posts (close the iterator to stop that thread)."""
+    return video.ahead(READ_AHEAD)
+
 
 def _err(msg: str) -> None:
     typer.echo(f"otrig extract: {msg}", err=True)
@@ -118,8 +131,9 @@ def extract(
         bar.done()
         _err(f"{e}; retrying in {wait:.1f} s")
 
+    frames = samples(video)
     try:
-        for image, frame in video:
+        for image, frame in frames:
             n, rel = frame["frame_no"], frame["relative_timestamp"]
             where = f"frame {n} ({frame['relative_timestamp_str']})"
             if realtime:
@@ -193,6 +207,7 @@ def extract(
         _err("interrupted")
         status = 130
     finally:
+        frames.close()  # stop the read-ahead thread (it closes the video)
         client.close()
         if out is not None and out is not sys.stdout:
             out.close()

@@ -15,17 +15,22 @@ Decoding (see bench/decode_paths.py for the measurements behind it): PyAV with t
 decoding; frames between samples are decoded (unavoidable) but never converted to BGR.
 For constant-frame-rate video the reader seeks instead of decoding forward when a keyframe
 must come before the next sample (judged from the longest keyframe interval seen so far),
-so sparse sampling skips whole GOPs while dense sampling never seeks.
+so sparse sampling skips whole GOPs while dense sampling never seeks. Each sample is
+converted to BGR by one swscale context kept for the whole stream. ``VideoSource.ahead()``
+(used by `otrig extract`) does all of this in a background thread a few samples ahead of
+the consumer, so decoding overlaps posting.
 """
 from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
 
 import cv2
 import numpy as np
@@ -37,6 +42,7 @@ from engine.timefmt import format_relative, format_timestamp
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 Frame = dict[str, Any]
+T = TypeVar("T")
 
 
 def exact(x: float | int | Fraction) -> Fraction:
@@ -242,13 +248,24 @@ class VideoSource:
         }
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, Frame]]:
+        from av.video.reformatter import VideoReformatter  # noqa: PLC0415 - PyAV checked by probe
         wall = time.time() if self.wall_start is None else self.wall_start
+        # One swscale context (and thread pool) for the whole stream: frame.to_ndarray(format=)
+        # would build a new one for every sample, about twice the cost. Each reformat writes a
+        # newly allocated frame, so every sample is its own array (the client posts it from
+        # its own memory while the next one is decoded, see `ahead`).
+        to_bgr = VideoReformatter()
         for n, t, vf in self._frames():
             try:
-                img = vf.to_ndarray(format="bgr24")
+                img = to_bgr.reformat(vf, format="bgr24").to_ndarray()
             except Exception as e:  # noqa: BLE001 - a broken frame is a source problem
                 raise SourceError(f"{self.path}: frame {n} cannot be converted: {e}") from None
             yield to_1080p(img), make_frame(float(t), n, wall, self.source)
+
+    def ahead(self, depth: int = 2) -> Iterator[tuple[np.ndarray, Frame]]:
+        """The same samples, decoded and converted in a background thread up to ``depth``
+        samples ahead of the consumer (see :func:`ahead`)."""
+        return ahead(self, depth)
 
     def _first_gop(self, max_packets: int = 1500) -> int:
         """The longest keyframe interval (in frames) among the first few keyframes, read from
@@ -359,6 +376,62 @@ class VideoSource:
                     f"{info.frames} frames; the file is probably truncated")
         finally:
             container.close()
+
+
+# --------------------------------------------------------------------------- read-ahead
+
+_END = object()
+
+
+def ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, at most ``depth`` items (plus the one being
+    made) ahead of the consumer; yield them in order.
+
+    PyAV decodes and converts with the GIL released and a socket send releases it too, so a
+    video's next samples are decoded while the current one is posted. The items must not
+    share memory with later ones (every video sample is a fresh array). An exception raised
+    by ``items`` is raised here after the items before it, as iterating ``items`` directly
+    would. ``items`` is iterated and closed in the thread (PyAV objects stay in one thread);
+    closing this generator (``close()``, ``break``, an exception in the consumer) stops the
+    thread after at most the item it is making and waits for it.
+    """
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        it = None
+        try:
+            it = iter(items)
+            for item in it:
+                q.put((True, item))
+                if stop.is_set():
+                    return
+            q.put((True, _END))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            q.put((False, e))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="otrig-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # drain so a blocked put returns and the thread sees `stop`
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
 
 
 # --------------------------------------------------------------------------- many sources

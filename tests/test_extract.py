@@ -303,3 +303,19 @@ def test_against_otrig_serve(serve_game, video_360):
     r = otrig("extract", str(video_360), srv.url)
     assert r.returncode == 1 and "frame 0" in r.stderr and "X-Otrig-Token" in r.stderr
     assert_clean(r)
+
+
+def test_truncated_video_posts_what_it_has_then_fails(plugin_factory, tmp_path):
+    """Decoding runs ahead in a thread: a source error still comes after the frames before it."""
+    full = make_video(tmp_path / "fs.mp4", frames=90, size=(320, 180), faststart=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.6)])
+    plugin = plugin_factory()
+    r = otrig("extract", "-r", "10", str(cut), plugin.url)
+    assert r.returncode == 1
+    assert_clean(r)
+    assert "truncated" in r.stderr or "corrupt" in r.stderr
+    nos = [g["frame"]["frame_no"] for g in plugin.received]
+    assert nos and nos == [3 * k for k in range(len(nos))]
+    assert [g["index"] for g in plugin.received] == nos
+    assert f"posted {len(nos)} of 30 frames" in r.stderr

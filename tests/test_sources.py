@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine.errors import SourceError
-from engine.sources import VideoSource, probe_video, read_image, sample_indices
+from engine.sources import VideoSource, ahead, probe_video, read_image, sample_indices
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
 SMUCKERS = DATA / "melee" / "smuckers.mp4"
@@ -164,3 +165,52 @@ def test_variable_frame_rate_uses_pts(tmp_path):
     frames = [f for _, f in VideoSource(vfr, 2, 0)]
     assert [f["frame_no"] for f in frames] == [0, 15, 30, 37, 45, 52]
     assert [round(f["relative_timestamp"], 4) for f in frames] == [0.0, 0.5, 1.0, 1.4667, 2.0, 2.4667]
+
+
+def test_ahead_keeps_order_and_raises_where_the_source_did():
+    def items():
+        yield from range(5)
+        raise SourceError("broken after 5")
+
+    got = []
+    with pytest.raises(SourceError, match="broken after 5"):
+        for x in ahead(items(), 2):
+            got.append(x)
+    assert got == [0, 1, 2, 3, 4]
+    assert list(ahead(iter(range(100)), 3)) == list(range(100))
+
+
+def test_ahead_close_stops_and_closes_the_source_in_its_thread():
+    made, closed_in = [], []
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                made.append(n)
+                yield n
+                n += 1
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    it = ahead(endless(), 2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()
+    assert closed_in == ["otrig-read-ahead"]                 # PyAV objects stay in one thread
+    assert len(made) <= 3 + 2 + 1                             # read at most depth + 1 ahead
+    assert not any(t.name == "otrig-read-ahead" for t in threading.enumerate())
+
+
+def test_video_read_ahead_gives_the_same_fresh_images(video):
+    plain = list(VideoSource(video, 7, 0.2, wall_start=0.0))
+    early = list(VideoSource(video, 7, 0.2, wall_start=0.0).ahead(2))
+    assert [f for _, f in early] == [f for _, f in plain]
+    for (a, _), (b, _) in zip(early, plain):
+        assert np.array_equal(a, b)
+    # every sample is its own memory: held all together, each still shows its own frame
+    images = [i for i, _ in early]
+    assert [read_index(i) for i in images] == [f["frame_no"] for _, f in early]
+    for i, a in enumerate(images):
+        assert a.flags.c_contiguous
+        for b in images[i + 1:]:
+            assert not np.shares_memory(a, b)
