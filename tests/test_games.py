@@ -38,12 +38,12 @@ def test_golden_frames(game: str) -> None:
 
 
 def test_samples_cover_manifest_melee_frames() -> None:
-    """The melee samples are the four frames the manifest gives truth for."""
+    """The melee samples include the four frames the manifest gives truth for (more may follow)."""
     from engine.golden import load_samples
 
     samples = load_samples(REPO / "games" / "melee.samples.yaml")
     frames = sorted(s.frame_no for s in samples if s.kind == "video")
-    assert frames == [0, 600, 1200, 1799]
+    assert {0, 600, 1200, 1799} <= set(frames)
 
 
 def test_golden_compare_rules() -> None:
