@@ -126,7 +126,7 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
         earlier: list[str] = []
         for fname, fs in ps.fields.items():
             fs.step.compile(ctx, path + ("fields", fname, fs.step.kind), earlier)
-            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote))
+            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic))
             earlier.append(fname)
     else:
         for sname, ss in (ps.screens or {}).items():

@@ -27,6 +27,7 @@ class CompiledField:
     step: Step
     stable_for: int = 1
     vote: int = 1
+    monotonic: str | None = None
 
 
 @dataclass
@@ -211,7 +212,10 @@ class Graph:
             if r.location is not None:
                 fc.found[f.name] = r.location
             any_hit = any_hit or r.hit
-            value, reason = self._smooth(proc.name, f, st, r.value if r.hit or r.value is not None else None, r.reason)
+            value, reason = r.value if r.hit or r.value is not None else None, r.reason
+            if f.monotonic is not None and value is not None:
+                value, reason = self._monotonic(proc.name, f, st, value, reason)
+            value, reason = self._smooth(proc.name, f, st, value, reason)
             obj[f.name] = value
             if value is None and reason:
                 reasons[f.name] = reason
@@ -222,6 +226,21 @@ class Graph:
         if reasons:
             obj["null_reasons"] = reasons
         return obj, any_hit
+
+    def _monotonic(self, pname: str, f: CompiledField, st: StreamState, value: Any,
+                   reason: str | None) -> tuple[Any, str | None]:
+        """Keep a value that only goes one way; a wrong-way read twice in a row is a reset."""
+        key = (pname, f.name, "monotonic")
+        held, pending = st.stable.get(key, (None, None))
+        try:
+            wrong_way = held is not None and (value > held if f.monotonic == "down" else value < held)
+        except TypeError:
+            wrong_way = False
+        if wrong_way and value != pending:
+            st.stable[key] = (held, value)
+            return None, f"{value!r} goes {'up' if f.monotonic == 'down' else 'down'} from {held!r} (monotonic: {f.monotonic})"
+        st.stable[key] = (value, None)
+        return value, reason
 
     def _smooth(self, pname: str, f: CompiledField, st: StreamState, value: Any,
                 reason: str | None) -> tuple[Any, str | None]:

@@ -64,15 +64,16 @@ class FieldSpec:
     step: Step
     stable_for: int = 1
     vote: int = 1
+    monotonic: str | None = None  # "up" or "down"
 
     @classmethod
     def from_yaml(cls, value: Any, path: KeyPath, src: Located) -> "FieldSpec":
         if not isinstance(value, dict):
             raise src.error(path, f"expected a field: {{STEP: {{...}}, stable_for: N, vote: N}}, got {describe(value)}")
-        extra = [k for k in value if k not in STEP_TYPES and k not in ("stable_for", "vote")]
+        extra = [k for k in value if k not in STEP_TYPES and k not in ("stable_for", "vote", "monotonic")]
         if extra:
             raise src.error(path + (extra[0],), f"unknown key; expected a step type ({', '.join(STEP_TYPES)}), "
-                                                f"stable_for or vote")
+                                                f"stable_for, vote or monotonic")
         step = parse_step({k: v for k, v in value.items() if k in STEP_TYPES}, path, src)
         out = cls(step=step)
         for key in ("stable_for", "vote"):
@@ -81,6 +82,10 @@ class FieldSpec:
                 if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
                     raise src.error(path + (key,), f"expected an integer 1-1000, got {describe(n)}")
                 setattr(out, key, n)
+        if "monotonic" in value:
+            if value["monotonic"] not in ("up", "down"):
+                raise src.error(path + ("monotonic",), f'expected "up" or "down", got {describe(value["monotonic"])}')
+            out.monotonic = value["monotonic"]
         if out.stable_for > 1 and out.vote > 1:
             raise src.error(path, "use stable_for or vote, not both")
         return out
@@ -89,7 +94,9 @@ class FieldSpec:
     def schema(cls) -> dict[str, Any]:
         s = step_schema()
         smooth = {"stable_for": {"type": "integer", "minimum": 1, "description": "report a value once N reads in a row agree"},
-                  "vote": {"type": "integer", "minimum": 1, "description": "majority over the last N reads"}}
+                  "vote": {"type": "integer", "minimum": 1, "description": "majority over the last N reads"},
+                  "monotonic": {"enum": ["up", "down"], "description": "reject a read that goes the wrong way "
+                                "(a timer counting down), unless two reads in a row agree on it (a reset)"}}
         return {"allOf": [s], "properties": smooth, "description": "a step, with optional smoothing"}
 
 

@@ -154,6 +154,8 @@ ARG_OPS: dict[str, str] = {
     "dilate": "grow bright areas with a k x k kernel",
     "erode": "shrink bright areas with a k x k kernel",
     "pad": "add this many pixels of border in the corner pixel's colour (helps Tesseract)",
+    "keep": "{space: bgr|hsv, ranges: [[low, high], ...]}: black out pixels outside the ranges, keep the rest as they are (anti-aliased glyph edges survive, unlike inrange)",
+    "height": "resize so the crop is this many pixels high (one setting fits any viewport size)",
 }
 
 
@@ -161,6 +163,21 @@ def _pad(n: int) -> Op:
     def op(im: np.ndarray) -> np.ndarray:
         corner = im[0, 0].tolist() if im.size else 0
         return cv2.copyMakeBorder(im, n, n, n, n, cv2.BORDER_CONSTANT, value=corner)
+    return op
+
+
+def _keep(cr: ColorRanges) -> Op:
+    def op(im: np.ndarray) -> np.ndarray:
+        return cv2.bitwise_and(im, im, mask=cr.mask(im))
+    return op
+
+
+def _to_height(h: int) -> Op:
+    def op(im: np.ndarray) -> np.ndarray:
+        if im.shape[0] == 0:
+            return im
+        f = h / im.shape[0]
+        return cv2.resize(im, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA)
     return op
 
 
@@ -186,14 +203,16 @@ def compile_prep(items: Any, path: KeyPath, src: Located) -> list[tuple[str, Op]
         p = p + (name,)
         if name == "channel":
             op = _channel(arg, p, src)
-        elif name == "inrange":
+        elif name in ("inrange", "keep"):
             if not isinstance(arg, dict):
                 raise src.error(p, "expected {space: bgr|hsv, ranges: [[low, high], ...]}")
             extra = set(arg) - {"space", "ranges"}
             if extra:
                 raise src.error(p + (sorted(extra)[0],), "unknown key; expected space or ranges")
             cr = parse_ranges(arg.get("space", "bgr"), arg.get("ranges"), p, src)
-            op = cr.mask
+            op = cr.mask if name == "inrange" else _keep(cr)
+        elif name == "height":
+            op = _to_height(int(_positive(arg, p, src, True, "pixels")))
         elif name == "threshold":
             op = _threshold(arg, p, src)
         elif name == "scale":

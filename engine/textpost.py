@@ -104,6 +104,7 @@ class TextRules:
     range: tuple[float, float] | None
     upper: bool = False
     group: int | str | None = None
+    format: str | None = None
 
     def __post_init__(self) -> None:
         self._vocab = Vocabulary(self.vocabulary) if self.vocabulary else None
@@ -120,7 +121,10 @@ class TextRules:
             m = self.regex.search(s)
             if not m:
                 raise Rejected(f"{s!r} does not match /{self.regex.pattern}/")
-            if self.group is not None:
+            if self.format is not None:
+                groups = [g or "" for g in (m.group(0), *m.groups())]
+                s = self.format.format(*groups, **{k: v or "" for k, v in m.groupdict().items()})
+            elif self.group is not None:
                 s = m.group(self.group) or ""
             else:
                 s = m.group(1) if m.groups() else m.group(0)

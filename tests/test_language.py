@@ -753,3 +753,57 @@ def test_time_budget_skips_remaining_steps(game_file):
     skipped = [s for s in out.steps if s.status == "skip"]
     assert skipped and all("time budget" in s.reason for s in skipped)
     assert load_game(p, budget_ms=float("inf")).process(blank(), frame(0)).objects["p"]["c"] == [0.0, 0.0, 0.0]
+
+
+def test_format_joins_regex_groups_and_height_keep_ops(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          timer: {box: [100, 100, 300, 50]}
+          tag: {box: [100, 200, 200, 40]}
+        processors:
+          hud:
+            fields:
+              time: {ocr: {region: timer, prep: [grey, invert], regex: "(\\\\d\\\\d):(\\\\d\\\\d) (\\\\d\\\\d)", format: "{1}:{2}.{3}"}}
+              seconds: {ocr: {region: timer, prep: [grey, invert], regex: "(\\\\d\\\\d):(\\\\d\\\\d) (\\\\d\\\\d)", format: "{1}:{2}.{3}", cast: mss}}
+              yellow: {fraction: {region: tag, prep: [{keep: {space: hsv, ranges: [[[20, 100, 100], [35, 255, 255]]]}}, {height: 20}], ranges: [[[0, 100, 100], [255, 255, 255]]]}}
+        """)
+    img = blank()
+    _text(img, "07:51 53", 110, 140)
+    img[200:240, 100:150] = (0, 220, 230)    # yellow quarter
+    img[200:240, 150:200] = (255, 255, 255)  # white quarter, dropped by keep
+    out = load_game(p).process(img, frame(0)).objects["hud"]
+    assert out["time"] == "07:51.53"
+    assert out["seconds"] == 471.53
+    assert out["yellow"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_format_must_name_existing_groups(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              t: {ocr: {region: r, regex: "(\\\\d+)", format: "{1}.{2}"}}
+        """)
+    with pytest.raises(GameFileError, match=r"ocr.format: format refers to a group the regex does not have"):
+        load_game(p)
+
+
+def test_monotonic_rejects_wrong_way_reads_until_they_repeat(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              level: {palette: {region: r, colors: {a: [0, 0, 10], b: [0, 0, 120], c: [0, 0, 250]}}, monotonic: up}
+        """)
+    g = load_game(p)
+    seq = [(0, 0, 10), (0, 0, 120), (0, 0, 10), (0, 0, 250), (0, 0, 10), (0, 0, 10)]
+    got = [g.process(blank(c), frame(i)).objects["p"] for i, c in enumerate(seq)]
+    assert [o["level"] for o in got] == ["a", "b", None, "c", None, "a"]
+    assert got[2]["null_reasons"]["level"] == "'a' goes down from 'b' (monotonic: up)"

@@ -32,6 +32,7 @@ class OcrStep(Step):
     subs: dict[str, str] = param(default_factory=dict, help="replacements applied first, e.g. {O: \"0\", I: \"1\"}")
     regex: str | None = param(None, help="extract this pattern (group 1 if it has one, or `group`)")
     group: int | str | None = param(None, help="which regex group is the value: a number or a (?P<name>...) name")
+    format: str | None = param(None, help='build the value from regex groups: "{1}:{2}.{3}" or "{mm}:{ss}" ({0} = whole match)')
     vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)")
     max_distance: int = param(2, help="edits allowed when matching the vocabulary", lo=0, hi=20)
     cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
@@ -65,8 +66,17 @@ class OcrStep(Step):
             if not valid:
                 raise ctx.src.error(path + ("group",), f"the regex has no group {self.group!r} "
                                                        f"(groups: {pattern.groups}, names: {sorted(pattern.groupindex) or 'none'})")
+        if self.format is not None:
+            if pattern is None:
+                raise ctx.src.error(path + ("format",), "format needs a regex whose groups it joins")
+            if self.group is not None:
+                raise ctx.src.error(path + ("format",), "use group or format, not both")
+            try:
+                self.format.format(*["0"] * (pattern.groups + 1), **{k: "0" for k in pattern.groupindex})
+            except (IndexError, KeyError, ValueError) as e:
+                raise ctx.src.error(path + ("format",), f"format refers to a group the regex does not have: {e}") from None
         self._rules = TextRules(self.subs, pattern, self.vocabulary, self.max_distance, self.cast, self.range,
-                                self.upper, self.group)
+                                self.upper, self.group, self.format)
         self._memo_key = (self._engine.config, tuple(label for label, _ in self._prep))
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
