@@ -13,7 +13,7 @@ slows the other.
     .venv/bin/python bench/ingest_servers.py --app otrig   # the real engine.server app (echo game)
     .venv/bin/python bench/ingest_servers.py --servers otrig --seconds 2   # the shipped server only
 
-"otrig" is the server `otrig serve` ships (engine.server.create_server: waitress whose event
+"otrig" is the server `otrig serve` ships (engine.waitress_server.create_server: waitress whose event
 loop recv_into()s each Content-Length body straight into a pooled buffer); the waitress-* rows
 are stock waitress running the same app, for comparison.
 
@@ -95,16 +95,18 @@ def serve(kind: str, port: int, app_kind: str) -> None:
         if kind == "waitress-tuned":
             # exactly what `otrig serve` uses: whole bodies kept in memory instead of spooling
             # each 6 MB frame to a temp file (inbuf_overflow), 1 MiB socket reads
-            from engine.server import ServerOptions, waitress_settings
+            from engine.server import ServerOptions
+            from engine.waitress_server import waitress_settings
             kw = waitress_settings(ServerOptions())
             for k in ("host", "port", "threads"):
                 kw.pop(k)
             kw.update(json.loads(os.environ.get("BENCH_WAITRESS", "{}")))  # for experiments
         waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True, **kw)
     elif kind == "otrig":
-        # exactly what `otrig serve` runs: engine.server.create_server (waitress with the body
+        # exactly what `otrig serve` runs: engine.waitress_server.create_server (waitress with the body
         # received by recv_into into pooled buffers); always the real app on the echo game
-        from engine.server import GameHolder, ServerOptions, create_server
+        from engine.server import GameHolder, ServerOptions
+        from engine.waitress_server import create_server
         srv = create_server(GameHolder.load(str(ROOT / "games" / "echo.yaml")),
                             ServerOptions(port=port, threads=8))
         for k, v in json.loads(os.environ.get("BENCH_WAITRESS", "{}")).items():  # experiments

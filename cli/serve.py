@@ -86,7 +86,8 @@ def serve(
     """
     from engine.errors import GameFileError, GameFileErrors
     from engine.reload import GameHolder, describe_load_error
-    from engine.server import ServerOptions, check_bind, run_server
+    from engine.server import ServerOptions, check_bind
+    from engine.waitress_server import run_server
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

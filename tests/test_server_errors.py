@@ -13,7 +13,8 @@ import pytest
 from engine import protocol
 from engine.reload import GameHolder, GameSource
 from engine.results import FrameOutput
-from engine.server import ServerOptions, create_server, make_app
+from engine.server import ServerOptions, make_app
+from engine.waitress_server import create_server
 from helpers import get, make_image, multipart, post_body, post_frame, run_otrig
 
 IMAGE = make_image(2)

@@ -1,0 +1,338 @@
+"""Serving the plugin app with waitress, receiving frame bodies without copies.
+
+waitress was picked by measurement (bench/ingest_servers.py): its event loop receives the
+6 MB bodies in C with large reads and hands the complete body to a worker thread, so a client
+trickling its body holds no worker, and one that disconnects mid-upload never reaches the app.
+
+A Content-Length body is received with ``socket.recv_into`` straight into a pooled, reused
+``bytearray`` (:class:`BodyBuffers`, :class:`PooledBody`): the kernel's copy out of the socket
+is the only copy of the image in the server, and no 6 MB buffer is allocated per frame. This
+hooks waitress's channel and parser classes (pinned to waitress 3.x in pyproject.toml); the
+tests in tests/test_server.py check that reused buffers never leak one frame into another.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from engine import protocol
+from engine.reload import GameHolder, ReloadWatcher
+from engine.server import (HEALTH_PATH, JSON_TYPE, ServerOptions, check_bind, error_body, log, make_app,
+                           too_large_message)
+
+
+class BodyBuffers:
+    """A pool of reusable receive buffers for request bodies of up to ``size`` bytes.
+
+    Each buffer is a ``bytearray`` one byte longer than ``size``: that spare byte is the
+    probe of :meth:`give`, which pops and re-appends it. ``bytearray`` refuses to resize while
+    anything (a memoryview, an ndarray made from one, a slice of that...) still exports its
+    memory, so a buffer still viewed by anyone is never reused: it is dropped and freed by
+    Python when its last viewer goes. Bodies larger than ``size`` get a one-off buffer.
+    """
+
+    def __init__(self, size: int = protocol.IMAGE_BYTES + 64 * 1024, keep: int = 4):
+        self.size = size
+        self.keep = keep
+        self._free: list[bytearray] = []
+        self._lock = threading.Lock()
+        self.allocated = 0   # new buffers made
+        self.reused = 0      # buffers handed out again
+        self.abandoned = 0   # buffers still viewed at release: never reused
+
+    def take(self, length: int) -> bytearray:
+        if length <= self.size:
+            with self._lock:
+                if self._free:
+                    self.reused += 1
+                    return self._free.pop()
+                self.allocated += 1
+            return bytearray(self.size + 1)
+        return bytearray(length + 1)
+
+    def give(self, buf: bytearray) -> bool:
+        """Return a buffer whose owner has released its own views; False if still viewed."""
+        try:
+            buf.pop()  # BufferError while any view of it is alive
+        except BufferError:
+            with self._lock:
+                self.abandoned += 1
+            log.debug("a request body buffer is still referenced after its request; not reused")
+            return False
+        buf.append(0)
+        if len(buf) != self.size + 1:
+            return False  # a one-off buffer for an oversized body: let it go
+        with self._lock:
+            if len(self._free) < self.keep:
+                self._free.append(buf)
+        return True
+
+
+class _InPlace:
+    """Stands for ``n`` body bytes already received straight into the body buffer."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class PooledBody:
+    """waitress body receiver (in place of FixedStreamReceiver + OverflowableBuffer) for a
+    Content-Length body, kept in a pooled buffer; also the request's ``wsgi.input``.
+
+    The channel's event loop ``recv_into``s :meth:`free_view` and reports the count with an
+    :class:`_InPlace`; bytes that arrive with the headers are copied in by :meth:`received`.
+    ``otrig_body()`` is the whole body as a read-only memoryview (no copy); ``read`` /
+    ``readinto`` / ``readline`` make it an ordinary WSGI input too. waitress calls
+    ``getbuf().close()`` once the request is answered: the buffer then goes back to the pool.
+    """
+
+    completed = False
+    error = None
+
+    def __init__(self, length: int, pool: BodyBuffers):
+        self.length = self.remain = length
+        self.pool = pool
+        self.pos = 0        # bytes received
+        self.read_pos = 0   # for read()/readinto()
+        self._buf: bytearray | None = None
+        self._view: memoryview | None = None
+        self._ro: memoryview | None = None
+        self._closed = False
+
+    # -- receiving (waitress event loop thread)
+    def _ensure(self) -> memoryview:
+        if self._view is None:
+            if self._closed:
+                raise ValueError("request body already closed")
+            self._buf = self.pool.take(self.length)
+            self._view = memoryview(self._buf)
+        return self._view
+
+    def free_view(self) -> memoryview:
+        """Where the next received bytes go (at most the rest of the body)."""
+        return self._ensure()[self.pos:self.length]
+
+    def __len__(self) -> int:
+        return self.pos
+
+    def received(self, data) -> int:
+        rm = self.remain
+        if rm < 1:
+            self.completed = True
+            return 0
+        if type(data) is _InPlace:
+            n = data.n  # already written by recv_into(free_view())
+        else:
+            n = min(len(data), rm)
+            self._ensure()[self.pos:self.pos + n] = memoryview(data)[:n]
+        self.pos += n
+        self.remain = rm - n
+        if self.remain <= 0:
+            self.completed = True
+        return n
+
+    def getfile(self) -> "PooledBody":
+        return self
+
+    def getbuf(self) -> "PooledBody":
+        return self
+
+    # -- wsgi.input (worker thread)
+    def otrig_body(self) -> memoryview:
+        if self._ro is None:
+            self._ro = self._ensure()[:self.pos].toreadonly()
+        return self._ro
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.pos - self.read_pos)
+        if n > 0:
+            memoryview(b).cast("B")[:n] = self._ensure()[self.read_pos:self.read_pos + n]
+            self.read_pos += n
+        return max(n, 0)
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.pos if size is None or size < 0 else min(self.pos, self.read_pos + size)
+        if end <= self.read_pos:
+            return b""
+        out = bytes(self._ensure()[self.read_pos:end])
+        self.read_pos = end
+        return out
+
+    def readline(self, size: int = -1) -> bytes:
+        view = self._ensure()
+        end = self.pos if size is None or size < 0 else min(self.pos, self.read_pos + size)
+        i = self.read_pos
+        while i < end and view[i] != 10:
+            i += 1
+        return self.read(min(i + 1, end) - self.read_pos)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    # -- end of request
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        buf, views = self._buf, (self._ro, self._view)
+        self._buf = self._view = self._ro = None
+        if buf is None:
+            return
+        for v in views:
+            if v is not None:
+                try:
+                    v.release()
+                except BufferError:  # something holds a buffer of this very view: keep out
+                    self.pool.abandoned += 1
+                    return
+        self.pool.give(buf)
+
+
+# --------------------------------------------------------------------------- waitress
+
+def _waitress_error_task():
+    from waitress.task import ErrorTask
+
+    class JSONErrorTask(ErrorTask):
+        """waitress's own refusals (too large, bad framing) as the same JSON errors."""
+
+        def execute(self) -> None:
+            e = self.request.error
+            code = {413: "body_too_large", 431: "headers_too_large", 501: "not_implemented"}.get(e.code, "bad_request")
+            if e.code == 413:
+                limit = self.channel.server.adj.max_request_body_size
+                length = self.request.headers.get("CONTENT_LENGTH") if self.request.headers else None
+                message = too_large_message(int(length) if length and length.isdigit() else None, limit)
+            else:
+                message = f"{e.reason}: {e.body}; send one multipart POST with parts 'image' and 'frame'"
+            body = error_body(e.code, code, message)
+            self.status = f"{e.code} {e.reason}"
+            self.response_headers.append(("Content-Type", JSON_TYPE))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    return JSONErrorTask
+
+
+def waitress_settings(options: ServerOptions) -> dict[str, Any]:
+    return dict(
+        host=options.host, port=options.port, threads=options.threads,
+        # Keep whole frames in memory: the default (512 KiB) spools each 6 MB body to a temp file.
+        # (Content-Length bodies bypass waitress's buffers: PooledBody; this is for chunked ones.)
+        inbuf_overflow=options.max_body + 1024 * 1024,
+        # Reads of headers (and of chunked bodies); Content-Length bodies are received with
+        # recv_into straight into their buffer. Below glibc's mmap threshold: no fresh pages.
+        recv_bytes=64 * 1024,
+        # waitress refuses larger bodies (Content-Length or chunked) before reading them.
+        max_request_body_size=options.max_body,
+        ident="otrig", asyncore_use_poll=True, clear_untrusted_proxy_headers=True,
+    )
+
+
+def create_server(game_holder: GameHolder, options: ServerOptions):
+    """A ready-to-run waitress server (socket bound). ``.effective_port`` is the real port."""
+    import waitress.server
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+    from waitress.receiver import FixedStreamReceiver
+    from waitress.wasyncore import _DISCONNECTED
+
+    pool = BodyBuffers(keep=max(2, min(options.threads, 4)))
+
+    class Parser(HTTPRequestParser):
+        def parse_header(self, header_plus):
+            super().parse_header(header_plus)
+            if type(self.body_rcv) is FixedStreamReceiver \
+                    and 0 < self.content_length < self.adj.max_request_body_size:
+                self.body_rcv = PooledBody(self.content_length, pool)  # allocated on first byte
+
+    class Channel(HTTPChannel):
+        error_task_class = _waitress_error_task()
+        parser_class = Parser
+
+        def handle_read(self):
+            req = self.request
+            rcv = req.body_rcv if req is not None else None
+            if type(rcv) is not PooledBody or rcv.completed:
+                return super().handle_read()
+            try:
+                # the kernel copies straight into the body buffer; the GIL is released meanwhile
+                n = self.socket.recv_into(rcv.free_view())
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                if e.errno not in _DISCONNECTED and self.adj.log_socket_errors:
+                    self.logger.exception("Socket error")
+                self.handle_close()
+                return
+            if not n:  # the client went away mid-upload
+                self.handle_close()
+                self.connected = False
+                return
+            self.last_activity = time.time()
+            self.received(_InPlace(n))
+
+    app = make_app(game_holder, options)
+    server = waitress.server.create_server(app, **waitress_settings(options))
+    server.channel_class = Channel
+    server.otrig_app = app
+    server.otrig_buffers = pool
+    return server
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C, so the shutdown path (recorder flush, watcher) runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_server(game_holder: GameHolder, options: ServerOptions,
+               ready: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted. ``ready(url)`` is called once the socket listens."""
+    warning = check_bind(options)  # raises ValueError to refuse
+    if warning:
+        log.warning(warning)
+    recorder = None
+    if options.record is not None:  # --record DIR: see engine/recorder.py
+        from engine.recorder import Recorder, server_hook
+        recorder = Recorder(options.record, game=game_holder.game)
+        options.frame_hooks.append(server_hook(recorder))
+    server = create_server(game_holder, options)
+    watcher = ReloadWatcher(game_holder, options.reload_interval).start() if options.reload else None
+    host = options.host if ":" not in options.host else f"[{options.host}]"
+    url = f"http://{host}:{server.effective_port}"
+    game = game_holder.game
+    log.info("serving game %s (version %s) at %s: POST frames to any path, GET %s for status%s",
+             game.name, game.version or "-", url, HEALTH_PATH, "; reloading on change" if watcher else "")
+    if ready:
+        ready(url)
+    _stop_on_sigterm()
+    try:
+        server.run()  # returns on SIGINT/SIGTERM (waitress catches the KeyboardInterrupt)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        log.info("stopping")
+        if watcher:
+            watcher.stop()
+        server.close()
+        # let frames already being processed finish (and their hooks run) before closing up
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+        if recorder is not None:
+            recorder.close()
