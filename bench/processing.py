@@ -136,11 +136,11 @@ def inproc(label: str, frames: int) -> dict[str, Any]:
     }
 
 
-def http_rate(case: dict[str, Any], res: dict[str, Any], seconds: float) -> float:
+def http_rate(case: dict[str, Any], res: dict[str, Any], seconds: float, serve_args: tuple[str, ...] = ()) -> float:
     """Frames/s of `otrig serve GAME` posted the case's frame with the same spacing."""
     from engine.client import PluginClient
     game, image, source, viewport = _load_case(case)  # only for the image and source
-    extra = ["--assets", str(DATA)]
+    extra = ["--assets", str(DATA), *serve_args]
     if viewport:
         extra += ["--viewport", ",".join(str(v) for v in viewport)]
     dt = res["dt"]
@@ -220,6 +220,18 @@ def run(rep: Report, quick: bool) -> None:
         inproc_rate = 1000.0 / total
         rep.add(sec, f"{label}: frames/s over HTTP (otrig serve, 1 client)", fps(r),
                 f"in-process rate {inproc_rate:.1f}/s", ratio(r, inproc_rate))
+        if label == "apex":
+            # issue 4: recording writes in the background and must not slow the server noticeably
+            import tempfile
+            with tempfile.TemporaryDirectory(prefix="otrig-bench-rec-") as rec:
+                try:
+                    rr = http_rate(case, res, seconds, ("--record", rec))
+                except Exception as e:  # noqa: BLE001
+                    rep.na(sec, f"{label}: frames/s over HTTP with --record", f"{type(e).__name__}: {str(e)[:100]}")
+                else:
+                    rep.add(sec, f"{label}: frames/s over HTTP with --record DIR", fps(rr),
+                            f"without recording {r:.1f}/s", ratio(rr, r),
+                            note="thumbnails + crops for the first 200 frames, written by a background thread")
 
 
 def main() -> None:

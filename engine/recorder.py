@@ -316,7 +316,7 @@ class Recorder:
         if not self._images_on:
             self.stats.images_skipped_budget += 1
             return None
-        params = [cv2.IMWRITE_JPEG_QUALITY, self.thumb_quality] if ext == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+        params = [cv2.IMWRITE_JPEG_QUALITY, self.thumb_quality] if ext == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
         ok, buf = cv2.imencode(ext, img, params)
         if not ok:
             return None
