@@ -119,33 +119,9 @@ def serve(kind: str, port: int, app_kind: str) -> None:
 
 
 def raw_server(port: int) -> None:
-    """Baseline: each message is an 8-byte length then that many bytes; reply 2 bytes."""
-    import threading
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
-    ls.listen(16)
-
-    def handle(c: socket.socket) -> None:
-        buf = bytearray(protocol.DEFAULT_MAX_BODY)
-        view = memoryview(buf)
-        with c:
-            while True:
-                head = c.recv(8, socket.MSG_WAITALL)
-                if len(head) < 8:
-                    return
-                n = int.from_bytes(head, "big")
-                got = 0
-                while got < n:
-                    k = c.recv_into(view[got:n])
-                    if not k:
-                        return
-                    got += k
-                c.sendall(b"ok")
-
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=handle, args=(c,), daemon=True).start()
+    """Baseline: the same raw socket server as bench/loopback.py (8-byte length, body, b"k")."""
+    from bench.loopback import serve
+    serve(port)
 
 
 # --------------------------------------------------------------------------- clients
@@ -163,7 +139,7 @@ def client(kind: str, port: int, seconds: float, q) -> None:
             s.sendall(enc.length.to_bytes(8, "big"))
             for c in enc.chunks:
                 s.sendall(c)
-            assert s.recv(2, socket.MSG_WAITALL) == b"ok"
+            assert s.recv(1, socket.MSG_WAITALL) == b"k"
             n += 1
         s.close()
     else:
