@@ -807,3 +807,55 @@ def test_monotonic_rejects_wrong_way_reads_until_they_repeat(game_file):
     got = [g.process(blank(c), frame(i)).objects["p"] for i, c in enumerate(seq)]
     assert [o["level"] for o in got] == ["a", "b", None, "c", None, "a"]
     assert got[2]["null_reasons"]["level"] == "'a' goes down from 'b' (monotonic: up)"
+
+
+def test_ocr_retry_reads_another_way_only_when_needed(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          a: {box: [100, 100, 200, 50]}
+        processors:
+          hud:
+            fields:
+              n:
+                ocr:
+                  region: a
+                  prep: [grey, invert]
+                  whitelist: "ABC"
+                  regex: '^(\\d+)$'
+                  cast: int
+                  retry:
+                    - {psm: 8}
+                    - {whitelist: "0123456789", prep: [grey, {scale: 2}, invert]}
+        """)
+    g = load_game(p)
+    img = blank()
+    _text(img, "42", 110, 140)
+    out = g.process(img, frame(0))
+    assert out.objects["hud"]["n"] == 42
+    trace = next(s for s in out.steps if s.step == "n")
+    assert trace.details["retry"] == 1 and trace.details["first"]["why"]
+    step = g.graph.processors[0].fields[0].step
+    assert len(step._retries) == 2
+
+
+def test_ocr_retry_not_run_when_the_first_read_is_valid(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          a: {box: [100, 100, 200, 50]}
+        processors:
+          hud:
+            fields:
+              n: {ocr: {region: a, prep: [grey, invert], whitelist: "0123456789", cast: int, retry: [{psm: 8}]}}
+        """)
+    g = load_game(p)
+    img = blank()
+    _text(img, "42", 110, 140)
+    step = g.graph.processors[0].fields[0].step
+    calls = []
+    engine = step._retries[0][2]
+    real = engine.read
+    engine.read = lambda im: calls.append(1) or real(im)
+    assert g.process(img, frame(0)).objects["hud"]["n"] == 42
+    assert calls == []

@@ -4,17 +4,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from engine.assets import resolve_dir
 from engine.ocr import OcrConfig, OcrEngine, OcrUnavailable
+from engine.prep import compile_prep, run_prep
 from engine.regions import IntBox
 from engine.schema import param
 from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
 from engine.textpost import Rejected, TextRules
 from engine.yamlsrc import KeyPath
+
+
+@dataclass(kw_only=True)
+class OcrRetry:
+    """Another way to read the same crop, tried when the reads before it gave no valid value."""
+
+    prep: list[Any] | None = param(None, help="preparation ops instead of the step's")
+    psm: int | None = param(None, help="page segmentation mode instead of the step's (8 or 10 for a lone word or digit)", lo=0, hi=13)
+    whitelist: str | None = param(None, help="characters instead of the step's")
 
 
 @dataclass(kw_only=True)
@@ -38,6 +48,7 @@ class OcrStep(Step):
     cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
     range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")
     min_conf: float = param(0.0, help="Tesseract confidence 0-100 below which the value is null", lo=0, hi=100)
+    retry: list[OcrRetry] = param(default_factory=list, help="other reads tried in order while no read passes validation (a lone digit often needs psm 8)")
 
     def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
         tessdata = None
@@ -78,12 +89,35 @@ class OcrStep(Step):
         self._rules = TextRules(self.subs, pattern, self.vocabulary, self.max_distance, self.cast, self.range,
                                 self.upper, self.group, self.format)
         self._memo_key = (self._engine.config, tuple(label for label, _ in self._prep))
+        self._retries: list[tuple[Any, list, OcrEngine]] = []
+        for i, r in enumerate(self.retry):
+            rpath = path + ("retry", i)
+            chain = self._prep if r.prep is None else compile_prep(r.prep, rpath + ("prep",), ctx.src)
+            config = OcrConfig(self.lang, self.psm if r.psm is None else r.psm,
+                               self.whitelist if r.whitelist is None else r.whitelist, tessdata)
+            try:
+                engine = OcrEngine(config)
+                engine.warm()
+            except OcrUnavailable as e:
+                raise ctx.src.error(rpath, str(e)) from None
+            self._retries.append(((config, tuple(label for label, _ in chain)), chain, engine))
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
-        key = (self._memo_key, box)
+        result = self._read(self._memo_key, self._engine, prepared, box, fc)
+        for i, (memo_key, chain, engine) in enumerate(self._retries):
+            if result.hit:
+                break
+            again = self._read(memo_key, engine, run_prep(chain, crop) if chain else crop, box, fc)
+            again.details["retry"] = i
+            again.details["first"] = {"text": result.details.get("text"), "why": result.reason}
+            result = again if again.hit or i == len(self._retries) - 1 else result
+        return result
+
+    def _read(self, memo_key: Any, engine: OcrEngine, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
+        key = (memo_key, box)
         found = fc.memo.get(key)
         if found is None:
-            found = fc.memo[key] = self._engine.read(prepared)
+            found = fc.memo[key] = engine.read(prepared)
         text, conf = found
         details = {"text": text, "conf": round(conf, 1)}
         if conf < self.min_conf:
