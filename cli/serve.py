@@ -59,6 +59,9 @@ def serve(
                                              "(env OTRIG_TOKEN)."),
     record: Optional[Path] = typer.Option(None, metavar="DIR",
                                           help="Record frames and traces to DIR for `otrig report`."),
+    crops_every: int = typer.Option(1, "--crops-every", min=1, help="With --record: keep step crops for every k-th frame only."),
+    crops_max_frames: int = typer.Option(200, "--crops-max-frames", min=0, help="With --record: keep step crops for at most this many frames."),
+    record_budget_mb: float = typer.Option(500.0, "--record-budget-mb", min=1.0, help="With --record: stop writing images (then lines) past this much disk."),
     fault_dir: Path = typer.Option(Path("otrig-faults"), metavar="DIR",
                                    help="Where frames that failed are saved (PNG + JSON) to reproduce "
                                         "with `otrig run`."),
@@ -95,7 +98,9 @@ def serve(
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     options = ServerOptions(host=host, port=port, reload=reload, explain=explain, token=token,
-                            record=record, fault_dir=fault_dir, max_faults=max_faults,
+                            record=record, record_limits={"crops_every": crops_every, "crops_max_frames": crops_max_frames,
+                                                          "budget_mb": record_budget_mb},
+                            fault_dir=fault_dir, max_faults=max_faults,
                             max_body=max_body, threads=threads)
     try:
         check_bind(options)

@@ -43,6 +43,7 @@ class ServerOptions:
     explain: bool = False
     token: str | None = None
     record: Path | None = None          # --record DIR: wired by engine.recorder
+    record_limits: dict[str, Any] = field(default_factory=dict)  # Recorder bounds (crops_every, ...)
     fault_dir: Path = Path("otrig-faults")
     max_faults: int = 20
     fault_interval: float = 1.0         # min seconds between saves of frames with processor errors

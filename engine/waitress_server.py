@@ -311,7 +311,7 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
     recorder = None
     if options.record is not None:  # --record DIR: see engine/recorder.py
         from engine.recorder import Recorder, server_hook
-        recorder = Recorder(options.record, game=game_holder.game)
+        recorder = Recorder(options.record, game=game_holder.game, **options.record_limits)
         options.frame_hooks.append(server_hook(recorder))
     server = create_server(game_holder, options)
     watcher = ReloadWatcher(game_holder, options.reload_interval).start() if options.reload else None
