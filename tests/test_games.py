@@ -53,3 +53,29 @@ def test_golden_compare_rules() -> None:
     assert same(None, None) and not same(0, None) and not same(None, 0)
     assert same([8, 13], [8, 13]) and not same([8, 13], [13, 8])
     assert not same("12", None)
+
+
+FRAMES_OF = {"apex": "apex", "valorant": "valorant"}
+
+
+@pytest.mark.parametrize("game", sorted(FRAMES_OF))
+def test_other_games_frames_are_not_taken_for_this_game(game: str) -> None:
+    """A game file on another game's screenshots reports no screen of its own and no fields:
+    the screen tests must look for this game's HUD, not for any white blob in the same place."""
+    _need_data()
+    import cv2
+
+    from engine.game import load_game
+
+    g = load_game(REPO / "games" / f"{game}.yaml", assets=[DATA], budget_ms=float("inf"))
+    others = sorted(p for p in DATA.glob("*/*") if p.suffix in (".png", ".jpg")
+                    and p.parent.name != FRAMES_OF[game] and p.parent.name != "templates")
+    assert others
+    wrong = {}
+    for i, path in enumerate(others):
+        img = cv2.resize(cv2.imread(str(path)), (1920, 1080))
+        out = g.process(img, {"relative_timestamp": 0.0, "source": {"file": str(path)}})
+        screen = out.objects.get("screen", {}).get("name")
+        if screen not in (None, "other") or set(out.objects) - {"screen"}:
+            wrong[path.name] = {k: v for k, v in out.objects.items()}
+    assert not wrong, wrong
