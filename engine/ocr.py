@@ -104,7 +104,7 @@ class OcrEngine:
             bpp = 1 if img.ndim == 2 else 3
             api.SetImageBytes(img.tobytes(), w, h, bpp, w * bpp)
             text = api.GetUTF8Text()
-            conf = float(api.MeanTextConf())
+            conf = _symbol_confidence(api)
         finally:
             self._pool.put(api)
         return text.strip(), max(conf, 0.0)
@@ -122,3 +122,19 @@ class OcrEngine:
         words = [w for w, c in zip(data["text"], data["conf"]) if str(w).strip()]
         confs = [float(c) for w, c in zip(data["text"], data["conf"]) if str(w).strip() and float(c) >= 0]
         return " ".join(words), (sum(confs) / len(confs) if confs else 0.0)
+
+
+def _symbol_confidence(api) -> float:  # noqa: ANN001 - tesserocr has no type stubs
+    """Mean confidence of the characters read.
+
+    Tesseract's word confidence collapses to ~0 under a character whitelist (the LSTM's
+    rejected alternatives count against the word) even when every character is read at 90+:
+    "100" whitelisted to digits scores 0. The characters' own confidences do not.
+    """
+    it = api.GetIterator()
+    if it is None:
+        return float(api.MeanTextConf())
+    level = tesserocr.RIL.SYMBOL
+    confs = [r.Confidence(level) for r in tesserocr.iterate_level(it, level)]
+    confs = [c for c in confs if c >= 0]
+    return sum(confs) / len(confs) if confs else float(api.MeanTextConf())
