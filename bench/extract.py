@@ -10,8 +10,9 @@ engine.client.PluginClient -> the echo server), against
 
 The ratio against the original is on seconds of video covered per wall second (its step
 gives other sample counts than the exact sampling: 0.5 -> every 61st frame, 10 -> every
-4th). Each pass stops at a time budget (9 s; --quick 1.5 s) so the section fits in the run:
-rates are over the same start of the clip for every method.
+4th). Each method runs in 2 interleaved rounds (best of each is kept), each stopping at a
+time budget (4.5 s; --quick one round of 1.5 s) so the section fits in the run: rates are
+over the same start of the clip for every method.
 """
 from __future__ import annotations
 
@@ -139,10 +140,18 @@ def run(rep: Report, quick: bool) -> None:
     srv, label = echo_server(rep)
     with srv:
         otrig_way(path, 1.0, srv.url, 1.0)  # warm the server and the decoder libraries
+        rounds = 1 if quick else 2
         for r in RATES:
-            d = decode_only(path, r, budget)
-            o = otrig_way(path, r, srv.url, budget)
-            g = original_way(path, r, srv.url, budget)
+            # interleaved rounds, best of each: a neighbour's burst on the shared cores should
+            # not decide the ratio (the same treatment as the ingest section)
+            ds, os_, gs = [], [], []
+            for _ in range(rounds):
+                ds.append(decode_only(path, r, budget / rounds))
+                os_.append(otrig_way(path, r, srv.url, budget / rounds))
+                gs.append(original_way(path, r, srv.url, budget / rounds))
+            d = max(ds, key=lambda x: x.fps)
+            o = max(os_, key=lambda x: x.fps)
+            g = max(gs, key=lambda x: x.speed)
             rep.add(sec, f"-r {r:g}: decode only (VideoSource, no posting)", f"{d.fps:.1f} frames/s",
                     note=d.note())
             tgt = ">= 0.85x" if r == 10 else ""
