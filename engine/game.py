@@ -100,7 +100,8 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
     deps: dict[str, set[str]] = {}
     for name, ps in spec.processors.items():
         compiled[name] = _compile_processor(name, ps, ctx, known)
-        deps[name] = set(compiled[name].gate.names) - {name} if compiled[name].gate else set()
+        gates = [compiled[name].gate] + [f.gate for f in compiled[name].fields]
+        deps[name] = set().union(*(g.names for g in gates if g is not None)) - {name}
     order = _run_order(spec, deps, src)
     warnings = [f"{src.file}:{src.where(('regions', r))[0]}: regions.{r}: region is declared but no step uses it"
                 for r in spec.regions if r not in ctx.used_regions]
@@ -126,7 +127,14 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
         earlier: list[str] = []
         for fname, fs in ps.fields.items():
             fs.step.compile(ctx, path + ("fields", fname, fs.step.kind), earlier)
-            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic))
+            field_gate = None
+            if fs.when is not None:
+                try:
+                    field_gate = compile_expr(fs.when, known)
+                except ExprError as e:
+                    line, col = ctx.src.where(path + ("fields", fname, "when"))
+                    raise GameFileError(ctx.src.file, line, col, f"processors.{name}.fields.{fname}.when", str(e)) from None
+            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic, field_gate))
             earlier.append(fname)
     else:
         for sname, ss in (ps.screens or {}).items():

@@ -28,6 +28,7 @@ class CompiledField:
     stable_for: int = 1
     vote: int = 1
     monotonic: str | None = None
+    gate: Expr | None = None
 
 
 @dataclass
@@ -113,9 +114,9 @@ class Graph:
             return out
 
     # -- one processor ----------------------------------------------------------------------
-    def _namespace(self, proc: CompiledProcessor, st: StreamState, current: dict[str, Any]) -> dict[str, Any]:
+    def _namespace(self, gate: Expr, st: StreamState, current: dict[str, Any]) -> dict[str, Any]:
         ns: dict[str, Any] = {}
-        for name in proc.gate.names if proc.gate else ():
+        for name in gate.names:
             if name in current:
                 ns[name] = current[name]
             elif name in st.last:
@@ -138,7 +139,7 @@ class Graph:
             trace.reason = f"time budget: the frame's {self.budget_ms:g} ms were used up"
             return
         if proc.gate is not None:
-            if proc.gate.evaluate(self._namespace(proc, st, current)):
+            if proc.gate.evaluate(self._namespace(proc.gate, st, current)):
                 st.gate_true_t[proc.name] = t
             else:
                 last_true = st.gate_true_t.get(proc.name)
@@ -163,7 +164,7 @@ class Graph:
             if proc.is_screen_group:
                 obj, hit = self._run_screens(proc, st, fc, out)
             else:
-                obj, hit = self._run_fields(proc, st, fc, out)
+                obj, hit = self._run_fields(proc, st, fc, out, current)
         except ProcessorFailure as e:
             trace.status = "error"
             trace.reason = f"{e.step}: {e}"
@@ -202,12 +203,23 @@ class Graph:
         return r
 
     def _run_fields(self, proc: CompiledProcessor, st: StreamState, fc: FrameContext,
-                    out: FrameOutput) -> tuple[dict[str, Any], bool]:
+                    out: FrameOutput, current: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         obj: dict[str, Any] = {}
         confidence: dict[str, float | None] = {}
         reasons: dict[str, str] = {}
         any_hit = False
         for f in proc.fields:
+            if f.gate is not None:
+                ns = self._namespace(f.gate, st, current)
+                ns[proc.name] = wrap(obj)  # its own fields read so far this frame
+                if not f.gate.evaluate(ns):
+                    why = f"when: {f.gate.text}"
+                    out.steps.append(StepTrace(proc.name, f.name, f.step.kind, "skip", reason=why))
+                    obj[f.name] = None
+                    reasons[f.name] = why
+                    if proc.confidence:
+                        confidence[f.name] = None
+                    continue
             r = self._step(proc, f.name, f.step, fc, out)
             if r.location is not None:
                 fc.found[f.name] = r.location

@@ -65,15 +65,16 @@ class FieldSpec:
     stable_for: int = 1
     vote: int = 1
     monotonic: str | None = None  # "up" or "down"
+    when: str | None = None       # read this field only when true (the step is skipped otherwise)
 
     @classmethod
     def from_yaml(cls, value: Any, path: KeyPath, src: Located) -> "FieldSpec":
         if not isinstance(value, dict):
             raise src.error(path, f"expected a field: {{STEP: {{...}}, stable_for: N, vote: N}}, got {describe(value)}")
-        extra = [k for k in value if k not in STEP_TYPES and k not in ("stable_for", "vote", "monotonic")]
+        extra = [k for k in value if k not in STEP_TYPES and k not in ("stable_for", "vote", "monotonic", "when")]
         if extra:
             raise src.error(path + (extra[0],), f"unknown key; expected a step type ({', '.join(STEP_TYPES)}), "
-                                                f"stable_for, vote or monotonic")
+                                                f"stable_for, vote, monotonic or when")
         step = parse_step({k: v for k, v in value.items() if k in STEP_TYPES}, path, src)
         out = cls(step=step)
         for key in ("stable_for", "vote"):
@@ -82,6 +83,10 @@ class FieldSpec:
                 if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
                     raise src.error(path + (key,), f"expected an integer 1-1000, got {describe(n)}")
                 setattr(out, key, n)
+        if "when" in value:
+            if not isinstance(value["when"], str):
+                raise src.error(path + ("when",), f"expected an expression, got {describe(value['when'])}")
+            out.when = value["when"]
         if "monotonic" in value:
             if value["monotonic"] not in ("up", "down"):
                 raise src.error(path + ("monotonic",), f'expected "up" or "down", got {describe(value["monotonic"])}')
@@ -95,6 +100,8 @@ class FieldSpec:
         s = step_schema()
         smooth = {"stable_for": {"type": "integer", "minimum": 1, "description": "report a value once N reads in a row agree"},
                   "vote": {"type": "integer", "minimum": 1, "description": "majority over the last N reads"},
+                  "when": {"type": "string", "description": "read this field only when the expression is true; "
+                           "the processor's own name means its fields read so far this frame"},
                   "monotonic": {"enum": ["up", "down"], "description": "reject a read that goes the wrong way "
                                 "(a timer counting down), unless two reads in a row agree on it (a reset)"}}
         return {"allOf": [s], "properties": smooth, "description": "a step, with optional smoothing"}

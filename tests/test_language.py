@@ -859,3 +859,57 @@ def test_ocr_retry_not_run_when_the_first_read_is_valid(game_file):
     engine.read = lambda im: calls.append(1) or real(im)
     assert g.process(img, frame(0)).objects["hud"]["n"] == 42
     assert calls == []
+
+
+def test_field_when_skips_a_step_by_other_processors_and_own_fields(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          lamp: {box: [0, 0, 10, 10]}
+          a: {box: [100, 0, 10, 10]}
+          b: {box: [200, 0, 10, 10]}
+        processors:
+          ports:
+            fields:
+              lit: {fraction: {region: lamp, ranges: [[[200, 200, 200], [255, 255, 255]]]}}
+          colours:
+            fields:
+              a: {color: {region: a}, when: ports.lit > 0.5}
+              b: {color: {region: b}, when: colours.a != None}
+        """)
+    g = load_game(p)
+    img = blank()
+    out = g.process(img, frame(0), explain=True)
+    assert out.objects["colours"]["a"] is None and out.objects["colours"]["b"] is None
+    assert out.objects["colours"]["null_reasons"]["a"] == "when: ports.lit > 0.5"
+    assert [s.status for s in out.steps if s.processor == "colours"] == ["skip", "skip"]
+    img[0:10, 0:10] = 255
+    out = g.process(img, frame(1))
+    assert out.objects["colours"]["a"] == [0.0, 0.0, 0.0] and out.objects["colours"]["b"] == [0.0, 0.0, 0.0]
+
+
+def test_field_when_takes_part_in_the_run_order_and_cycle_check(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          late:
+            fields:
+              c: {color: {region: r}, when: early.v != None}
+          early:
+            fields:
+              v: {color: {region: r}}
+        """)
+    assert [pr.name for pr in load_game(p).graph.processors] == ["early", "late"]
+    bad = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              c: {color: {region: r}, when: nothere.v > 1}
+        """, "bad.yaml")
+    with pytest.raises(GameFileError, match=r"bad.yaml:7:\d+: processors.p.fields.c.when: unknown name 'nothere'"):
+        load_game(bad)
