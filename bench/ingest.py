@@ -10,7 +10,7 @@ import time
 from typing import Callable
 
 from bench.common import (PY, ROOT, Report, Server, ServerUnavailable, bench_frame, bench_image, fps, free_port,
-                          otrig_server, ratio, verdict)
+                          otrig_server, ratio)
 
 Poster = Callable[[int], None]  # posts frame i, raises on any failure
 

@@ -88,7 +88,7 @@ def run(rep: Report, quick: bool) -> None:
     copy_into = median_ms(lambda: np.copyto(dst, img), 5 if quick else 30)
     rep.facts["copy_ms"] = copy_into
     port = free_port()
-    with Server([PY, "-m", "bench.loopback", "--serve", str(port)], port, label="raw socket server") as _srv:
+    with Server([PY, "-m", "bench.loopback", "--serve", str(port)], port, label="raw socket server"):
         # best of interleaved rounds: the least disturbed by the machine's other tenants
         r1 = r2 = 0.0
         for _ in range(1 if quick else 3):

@@ -12,7 +12,7 @@ import time
 import cv2
 import numpy as np
 
-from bench.common import DATA, Report, ms, ratio, verdict
+from bench.common import DATA, Report, ms, verdict
 
 TARGET = 20.0
 # name: (x, y, w, h) in 1920x1080 frame pixels (the apex frame is 1920x1080: no mapping)

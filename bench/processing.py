@@ -17,7 +17,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.common import DATA, ROOT, Report, ServerUnavailable, fps, ms, otrig_server, ratio, run_json, verdict

@@ -7,8 +7,6 @@ except on CI, where a missing folder is a failure.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -22,7 +22,7 @@ from cli.main import app
 from engine.recorder import Recorder
 from engine.report import build_context, load_recording, render_report
 
-from test_recorder import frame_of, noise, record_run, synthetic_output
+from test_recorder import record_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
