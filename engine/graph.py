@@ -81,6 +81,7 @@ class Graph:
         self.viewport = viewport
         self.budget_ms = budget_ms
         self.states = StreamStates()
+        self._screen_groups = {p.name for p in processors if p.is_screen_group}
 
     def geometry(self, frame: dict[str, Any]) -> Geometry:
         return geometry_for(frame, self.viewport)
@@ -126,8 +127,7 @@ class Graph:
         return ns
 
     def _gate_value(self, name: str, obj: dict[str, Any]) -> Any:
-        is_screen = any(p.name == name and p.is_screen_group for p in self.processors)
-        if is_screen:
+        if name in self._screen_groups:
             return ScreenName(obj["name"]) if obj.get("name") is not None else None
         return wrap(obj)
 
