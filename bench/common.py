@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,3 +244,34 @@ def echo_server(rep: "Report") -> tuple[Server, str]:
     srv = Server([PY, str(ROOT / "bench" / "ingest_servers.py"), "--serve", "cheroot", "--port", str(port)], port,
                  label="stand-in echo")
     return srv.start(), "STAND-IN echo (bench/ingest_servers.py cheroot; otrig serve unavailable)"
+
+
+Poster = Callable[[int], None]  # posts frame i, raises on any failure
+
+
+def drive(make_poster: Callable[[int], Poster], clients: int, seconds: float) -> tuple[float, int]:
+    """Frames/s over ``clients`` threads posting for ``seconds``; (rate, errors)."""
+    counts, errors = [0] * clients, [0] * clients
+    posters = [make_poster(i) for i in range(clients)]
+    go = threading.Event()
+
+    def loop(i: int) -> None:
+        go.wait()
+        end = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < end:
+            try:
+                posters[i](n)
+            except Exception:  # noqa: BLE001 - counted, reported
+                errors[i] += 1
+            n += 1
+        counts[i] = n
+
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    for t in ts:
+        t.start()
+    t0 = time.perf_counter()
+    go.set()
+    for t in ts:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0), sum(errors)

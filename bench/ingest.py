@@ -5,42 +5,11 @@ files= into the Flask echo server of bench/baseline_flask.py), all in the same r
 """
 from __future__ import annotations
 
-import threading
-import time
 from typing import Callable
 
-from bench.common import (PY, ROOT, Report, Server, ServerUnavailable, bench_frame, bench_image, fps, free_port,
+from bench.common import (PY, ROOT, Poster, Report, Server, ServerUnavailable, bench_frame, bench_image, drive, fps, free_port,
                           otrig_server, ratio)
 
-Poster = Callable[[int], None]  # posts frame i, raises on any failure
-
-
-def drive(make_poster: Callable[[int], Poster], clients: int, seconds: float) -> tuple[float, int]:
-    """Frames/s over ``clients`` threads posting for ``seconds``; (rate, errors)."""
-    counts, errors = [0] * clients, [0] * clients
-    posters = [make_poster(i) for i in range(clients)]
-    go = threading.Event()
-
-    def loop(i: int) -> None:
-        go.wait()
-        end = time.perf_counter() + seconds
-        n = 0
-        while time.perf_counter() < end:
-            try:
-                posters[i](n)
-            except Exception:  # noqa: BLE001 - counted, reported
-                errors[i] += 1
-            n += 1
-        counts[i] = n
-
-    ts = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
-    for t in ts:
-        t.start()
-    t0 = time.perf_counter()
-    go.set()
-    for t in ts:
-        t.join()
-    return sum(counts) / (time.perf_counter() - t0), sum(errors)
 
 
 def plugin_posters(url: str) -> Callable[[int], Poster]:
