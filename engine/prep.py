@@ -12,6 +12,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from engine.glyphs import spread
 from engine.yamlsrc import KeyPath, Located
 
 Op = Callable[[np.ndarray], np.ndarray]
@@ -156,6 +157,8 @@ ARG_OPS: dict[str, str] = {
     "pad": "add this many pixels of border in the corner pixel's colour (helps Tesseract)",
     "keep": "{space: bgr|hsv, ranges: [[low, high], ...]}: black out pixels outside the ranges, keep the rest as they are (anti-aliased glyph edges survive, unlike inrange)",
     "height": "resize so the crop is this many pixels high (one setting fits any viewport size)",
+    "spread": "widen every gap between glyphs (blank columns) to at least this many text heights, e.g. 0.3: "
+              "narrow digits that Tesseract would merge (\"11\" read \"N\") are read apart; word gaps are kept",
 }
 
 
@@ -224,6 +227,8 @@ def compile_prep(items: Any, path: KeyPath, src: Located) -> list[tuple[str, Op]
         elif name in ("dilate", "erode"):
             k = int(_positive(arg, p, src, True, "kernel size"))
             op = _morph(cv2.MORPH_DILATE if name == "dilate" else cv2.MORPH_ERODE, k)
+        elif name == "spread":
+            op = (lambda g: (lambda im: spread(im, g)))(float(_positive(arg, p, src, False, "text heights")))
         elif name == "pad":
             op = _pad(int(_positive(arg, p, src, True, "pixels")))
         elif name in SIMPLE_OPS:

@@ -373,6 +373,41 @@ def test_prep_chain_and_adaptive_threshold(game_file):
     assert out["c"] == pytest.approx(0.5, abs=0.02)
 
 
+def test_spread_widens_narrow_gaps_and_keeps_word_gaps():
+    from engine.glyphs import spread
+    img = np.full((30, 100), 255, np.uint8)          # dark text on white, 20 px tall
+    for x0, x1 in ((10, 14), (16, 20), (60, 70)):    # gaps: 2 px, then a 40 px word gap
+        img[5:25, x0:x1] = 0
+    out = spread(img, 0.5)                            # at least 10 px between glyphs
+    cols = np.flatnonzero((out < 128).any(axis=0))
+    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    assert [(int(r[0]), int(r[-1]) + 1) for r in runs] == [(10, 14), (24, 28), (68, 78)]
+    assert out.shape == (30, 108) and out[:, 14:24].min() == 255   # filled with background
+    inverted = spread(255 - img, 0.5)                 # white on black: same geometry
+    assert np.array_equal(inverted, 255 - out)
+    lone = np.full((30, 40), 255, np.uint8)
+    lone[5:25, 10:14] = 0
+    assert spread(lone, 0.5) is lone                  # one glyph: nothing to spread
+
+
+def test_spread_reads_apex_summary_eleven():
+    """The duos summary kills "11": two narrow ones that Tesseract merges unless spread."""
+    need_data()
+    from engine.ocr import OcrConfig, OcrEngine
+    from engine.prep import compile_prep, run_prep
+    from engine.yamlsrc import Located
+    img = cv2.imread(str(DATA / "apex" / "squad_summary_duos.png"))
+    crop = img[386:436, 998:1128]                     # the second card's kills row
+    yellow = {"inrange": {"space": "hsv", "ranges": [[[12, 100, 100], [40, 255, 255]]]}}
+    base = [{"scale": 3}, yellow, {"scale": 0.5}, "invert"]
+    engine = OcrEngine(OcrConfig(psm=6, whitelist="0123456789"))
+    src = Located("t.yaml", {})
+    plain = engine.read(run_prep(compile_prep([*base, {"pad": 10}], (), src), crop))[0]
+    spread_out = engine.read(run_prep(compile_prep([*base, {"spread": 0.35}, {"pad": 10}], (), src), crop))
+    assert plain != "11"
+    assert spread_out[0] == "11" and spread_out[1] > 90
+
+
 # --- templates --------------------------------------------------------------------------
 
 def _icon(kind: str) -> np.ndarray:
