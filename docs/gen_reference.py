@@ -127,6 +127,7 @@ def generate() -> str:
         "| *step type* | mapping | **required** | exactly one of " + ", ".join(f"`{k}`" for k in STEP_TYPES) + " |\n"
         "| `stable_for` | integer 1–1000 | `1` | report a value once N reads in a row agree; hold it until another value does |\n"
         "| `vote` | integer 1–1000 | `1` | the most common non-null value of the last N reads (ties: the most recent) |\n"
+        "| `within` | duration | 3 × `every`, at least `1s` | `stable_for`/`vote`: reads farther apart in media time are not smoothed together; such a read stands alone |\n"
         "| `monotonic` | `up` \\| `down` | – | reject a read that goes the wrong way from the last accepted value (a countdown timer), unless two reads in a row agree on it (a reset) |\n"
         "| `when` | expression | – | read this field only when true, else `null` with the reason; the processor's own name means its fields read so far this frame |")
     add("\nA screen (`screens: {name: ...}`): " + doc_of(ScreenSpec) + "\n")

@@ -134,7 +134,8 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
                 except ExprError as e:
                     line, col = ctx.src.where(path + ("fields", fname, "when"))
                     raise GameFileError(ctx.src.file, line, col, f"processors.{name}.fields.{fname}.when", str(e)) from None
-            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic, field_gate))
+            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic, field_gate,
+                                            fs.within if fs.within is not None else max(1.0, 3 * (cp.every or 0.0))))
             earlier.append(fname)
     else:
         for sname, ss in (ps.screens or {}).items():

@@ -29,6 +29,7 @@ class CompiledField:
     vote: int = 1
     monotonic: str | None = None
     gate: Expr | None = None
+    within: float = 1.0  # seconds of media time between reads that are smoothed together
 
 
 @dataclass
@@ -164,7 +165,7 @@ class Graph:
             if proc.is_screen_group:
                 obj, hit = self._run_screens(proc, st, fc, out)
             else:
-                obj, hit = self._run_fields(proc, st, fc, out, current)
+                obj, hit = self._run_fields(proc, st, t, fc, out, current)
         except ProcessorFailure as e:
             trace.status = "error"
             trace.reason = f"{e.step}: {e}"
@@ -202,7 +203,7 @@ class Graph:
             (time.perf_counter() - t0) * 1000, list(r.boxes), r.details, r.crop, r.prepared))
         return r
 
-    def _run_fields(self, proc: CompiledProcessor, st: StreamState, fc: FrameContext,
+    def _run_fields(self, proc: CompiledProcessor, st: StreamState, t: float, fc: FrameContext,
                     out: FrameOutput, current: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         obj: dict[str, Any] = {}
         confidence: dict[str, float | None] = {}
@@ -227,7 +228,7 @@ class Graph:
             value, reason = r.value if r.hit or r.value is not None else None, r.reason
             if f.monotonic is not None and value is not None:
                 value, reason = self._monotonic(proc.name, f, st, value, reason)
-            value, reason = self._smooth(proc.name, f, st, value, reason)
+            value, reason = self._smooth(proc.name, f, st, t, value, reason)
             obj[f.name] = value
             if value is None and reason:
                 reasons[f.name] = reason
@@ -254,15 +255,22 @@ class Graph:
         st.stable[key] = (value, None)
         return value, reason
 
-    def _smooth(self, pname: str, f: CompiledField, st: StreamState, value: Any,
+    def _smooth(self, pname: str, f: CompiledField, st: StreamState, t: float, value: Any,
                 reason: str | None) -> tuple[Any, str | None]:
         n = max(f.stable_for, f.vote)
         if n <= 1:
             return value, reason
         key = (pname, f.name)
         hist = st.history.get(key)
-        if hist is None:
-            hist = st.history[key] = deque(maxlen=n)
+        last_t = st.read_t.get(key)
+        st.read_t[key] = t
+        if hist is None or last_t is None or t - last_t > f.within:
+            # The first read, or one long after the last: there is nothing recent to agree
+            # with. Holding an older value would answer a sparse stream (-r 0.5) with what the
+            # screen showed seconds ago, so the read stands alone and starts the history.
+            hist = st.history[key] = deque([_hashable(value)], maxlen=n)
+            st.stable[key] = value
+            return value, reason
         hist.append(_hashable(value))
         if f.vote > 1:
             counts = Counter(v for v in hist if v is not None)

@@ -66,15 +66,16 @@ class FieldSpec:
     vote: int = 1
     monotonic: str | None = None  # "up" or "down"
     when: str | None = None       # read this field only when true (the step is skipped otherwise)
+    within: float | None = None   # seconds; reads farther apart are not smoothed together
 
     @classmethod
     def from_yaml(cls, value: Any, path: KeyPath, src: Located) -> "FieldSpec":
         if not isinstance(value, dict):
             raise src.error(path, f"expected a field: {{STEP: {{...}}, stable_for: N, vote: N}}, got {describe(value)}")
-        extra = [k for k in value if k not in STEP_TYPES and k not in ("stable_for", "vote", "monotonic", "when")]
+        extra = [k for k in value if k not in STEP_TYPES and k not in ("stable_for", "vote", "monotonic", "when", "within")]
         if extra:
             raise src.error(path + (extra[0],), f"unknown key; expected a step type ({', '.join(STEP_TYPES)}), "
-                                                f"stable_for, vote, monotonic or when")
+                                                f"stable_for, vote, within, monotonic or when")
         step = parse_step({k: v for k, v in value.items() if k in STEP_TYPES}, path, src)
         out = cls(step=step)
         for key in ("stable_for", "vote"):
@@ -93,6 +94,13 @@ class FieldSpec:
             out.monotonic = value["monotonic"]
         if out.stable_for > 1 and out.vote > 1:
             raise src.error(path, "use stable_for or vote, not both")
+        if "within" in value:
+            d = parse_duration(value["within"])
+            if d is None or d <= 0:
+                raise src.error(path + ("within",), f"expected a duration like 1s or 500ms, got {describe(value['within'])}")
+            if out.stable_for == 1 and out.vote == 1:
+                raise src.error(path + ("within",), "within only matters with stable_for or vote")
+            out.within = d
         return out
 
     @classmethod
@@ -100,6 +108,9 @@ class FieldSpec:
         s = step_schema()
         smooth = {"stable_for": {"type": "integer", "minimum": 1, "description": "report a value once N reads in a row agree"},
                   "vote": {"type": "integer", "minimum": 1, "description": "majority over the last N reads"},
+                  "within": {"type": ["string", "number"], "description": "stable_for/vote: reads farther apart than this "
+                             "(media time) are taken one by one, so a sparse stream is not answered with a stale value; "
+                             "default 3 x the processor's every, at least 1s"},
                   "when": {"type": "string", "description": "read this field only when the expression is true; "
                            "the processor's own name means its fields read so far this frame"},
                   "monotonic": {"enum": ["up", "down"], "description": "reject a read that goes the wrong way "

@@ -48,10 +48,12 @@ class StreamState:
     screen_last: dict[str, str] = field(default_factory=dict)
     history: dict[tuple[str, str], deque] = field(default_factory=dict)
     stable: dict[tuple[str, str], Any] = field(default_factory=dict)
+    read_t: dict[tuple[str, str], float] = field(default_factory=dict)  # media time of a field's last read
     frames: int = 0
 
     def reset(self) -> None:
-        for d in (self.last, self.slots, self.gate_true_t, self.screen_last, self.history, self.stable):
+        for d in (self.last, self.slots, self.gate_true_t, self.screen_last, self.history, self.stable,
+                  self.read_t):
             d.clear()
 
 

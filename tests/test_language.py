@@ -651,9 +651,48 @@ def test_stable_for_and_vote(game_file):
     red, green = blank((0, 0, 255)), blank((0, 255, 0))
     seq = [red, red, red, green, red, green, green, green]
     got = [g.process(img, frame(i)).objects["p"] for i, img in enumerate(seq)]
-    assert [o["stable"] for o in got] == [None, None, "red", "red", "red", "red", "red", "green"]
-    assert got[0]["null_reasons"]["stable"] == "waiting for 3 equal reads in a row (1 so far)"
+    # the first read has nothing to agree with and stands alone; then a value needs 3 in a row
+    assert [o["stable"] for o in got] == ["red", "red", "red", "red", "red", "red", "red", "green"]
     assert [o["voted"] for o in got] == ["red", "red", "red", "red", "red", "green", "green", "green"]
+
+
+def test_smoothing_does_not_hold_stale_values_on_a_sparse_stream(game_file):
+    """Reads farther apart than `within` are not smoothed together: at -r 0.5 a changed
+    screen is reported on its first read, not 2 reads (4 s) later as the old value."""
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            every: 0.1s
+            fields:
+              auto: {palette: {region: r, colors: {red: [0, 0, 255], green: [0, 255, 0]}}, stable_for: 2}
+              wide: {palette: {region: r, colors: {red: [0, 0, 255], green: [0, 255, 0]}}, stable_for: 2, within: 5s}
+        """)
+    g = load_game(p)
+    red, green = blank((0, 0, 255)), blank((0, 255, 0))
+    sparse = [g.process(img, frame(2.0 * i)).objects["p"] for i, img in enumerate([red, green, red])]
+    assert [o["auto"] for o in sparse] == ["red", "green", "red"]      # default window: 1 s
+    assert [o["wide"] for o in sparse] == ["red", "red", "red"]        # 5 s: still smoothed
+    g = load_game(p)
+    dense = [g.process(img, frame(0.1 * i)).objects["p"] for i, img in enumerate([red, green, red, red])]
+    assert [o["auto"] for o in dense] == ["red", "red", "red", "red"]   # a one-off green is filtered
+
+
+def test_within_needs_smoothing(game_file):
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [0, 0, 10, 10]}
+        processors:
+          p:
+            fields:
+              a: {color: {region: r}, within: 2s}
+        """)
+    with pytest.raises(GameFileError) as e:
+        load_game(p)
+    assert str(e.value).endswith("processors.p.fields.a.within: within only matters with stable_for or vote")
 
 
 def test_failing_step_fails_only_its_processor(game_file, icons):
