@@ -12,7 +12,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from engine.glyphs import spread
+from engine.glyphs import clear_border, spread
 from engine.yamlsrc import KeyPath, Located
 
 Op = Callable[[np.ndarray], np.ndarray]
@@ -143,6 +143,8 @@ SIMPLE_OPS: dict[str, tuple[Op, str]] = {
     "min": (lambda im: im.min(axis=2) if im.ndim == 3 else im, "darkest channel per pixel (only white stays bright)"),
     "invert": (lambda im: cv2.bitwise_not(im), "255 - value (Tesseract prefers dark text on light)"),
     "normalize": (lambda im: cv2.normalize(im, None, 0, 255, cv2.NORM_MINMAX), "stretch to the full 0-255 range"),
+    "clear_border": (clear_border, "remove blobs of ink (the minority of an Otsu split) that touch the crop's edge: "
+                                   "things beside the text that would read as extra characters"),
     "otsu": (lambda im: cv2.threshold(to_grey(im), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1], "same as {threshold: otsu}"),
 }
 ARG_OPS: dict[str, str] = {

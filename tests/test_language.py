@@ -390,6 +390,20 @@ def test_spread_widens_narrow_gaps_and_keeps_word_gaps():
     assert spread(lone, 0.5) is lone                  # one glyph: nothing to spread
 
 
+def test_clear_border_drops_blobs_touching_the_edge():
+    from engine.glyphs import clear_border
+    img = np.zeros((40, 120), np.uint8)               # white text on black
+    img[10:30, 40:50] = 255                           # a glyph inside the box
+    img[0:5, 0:30] = 255                              # a bar cut by the top-left edge
+    img[15:25, 110:120] = 255                         # an icon cut by the right edge
+    out = clear_border(img)
+    assert out[10:30, 40:50].min() == 255
+    assert out[0:5, 0:30].max() == 0 and out[15:25, 110:120].max() == 0
+    assert img[0:5, 0:30].min() == 255                # the input is not written to
+    dark = clear_border(255 - img)                    # dark text on white: same result
+    assert np.array_equal(dark, 255 - out)
+
+
 def test_spread_reads_apex_summary_eleven():
     """The duos summary kills "11": two narrow ones that Tesseract merges unless spread."""
     need_data()
