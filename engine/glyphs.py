@@ -53,6 +53,33 @@ def split_glyphs(ink: np.ndarray) -> list[Glyph]:
     return glyphs
 
 
+# A digit or capital is at most this wide for its height (W and M aside); a run of ink
+# wider than a multiple of it can hold that many touching characters.
+_CHAR_WIDTH = 0.45
+
+
+def character_bounds(img: np.ndarray, min_height: float = 0.5) -> tuple[int, int]:
+    """How few and how many characters a prepared crop can hold, from its glyphs.
+
+    Glyphs are runs of ink columns at least ``min_height`` as tall as the tallest run, so
+    specks, dots and commas do not count. Each run holds at least one character; a run as
+    wide as k character widths can hold k touching ones (small text touches: "2250" can
+    be three runs). A read outside the bounds has a character made up ("982" read "9182")
+    or merged away ("11" read "1").
+    """
+    ink = ink_mask(img)
+    glyphs = split_glyphs(ink)
+    if not glyphs:
+        return 0, 0
+    sizes = []
+    for g in glyphs:
+        rows = np.flatnonzero(ink[:, g.x0:g.x1].any(axis=1))
+        sizes.append((g.x1 - g.x0, int(rows[-1]) + 1 - int(rows[0])))
+    tallest = max(h for _, h in sizes)
+    kept = [w for w, h in sizes if h >= min_height * tallest]
+    return len(kept), sum(max(1, int(w / (_CHAR_WIDTH * tallest))) for w in kept)
+
+
 def spread(img: np.ndarray, gap: float) -> np.ndarray:
     """The crop rebuilt with every gap between glyphs at least ``gap`` text heights wide.
 

@@ -404,6 +404,41 @@ def test_clear_border_drops_blobs_touching_the_edge():
     assert np.array_equal(dark, 255 - out)
 
 
+def test_character_bounds_count_glyphs_and_touching_pairs():
+    from engine.glyphs import character_bounds
+    img = np.full((30, 120), 255, np.uint8)
+    for x0 in (5, 20, 35):
+        img[5:25, x0:x0 + 8] = 0                      # three 20 px tall glyphs
+    img[5:25, 55:75] = 0                              # a run as wide as two touching ones
+    img[22:25, 90:92] = 0                             # a speck (a comma, noise): not a glyph
+    assert character_bounds(img) == (4, 5)
+    assert character_bounds(np.full((30, 40), 255, np.uint8)) == (0, 0)
+
+
+def test_check_glyphs_turns_a_made_up_digit_into_null(game_file, monkeypatch):
+    """Tesseract sometimes adds a digit ("982" read "9182"): with check_glyphs, a read with
+    more characters than the crop has glyphs is null with the reason, not a wrong number."""
+    from engine.ocr import OcrEngine
+    p = game_file("""
+        game: x
+        regions:
+          r: {box: [100, 100, 300, 80]}
+        processors:
+          p:
+            fields:
+              checked: {ocr: {region: r, prep: [grey, invert], whitelist: "0123456789", cast: int, check_glyphs: true}}
+              plain: {ocr: {region: r, prep: [grey, invert, {pad: 4}], whitelist: "0123456789", cast: int}}
+        """)
+    g = load_game(p)
+    img = blank()
+    _text(img, "982", 110, 160)
+    assert g.process(img, frame(0)).objects["p"] == {"checked": 982, "plain": 982}
+    monkeypatch.setattr(OcrEngine, "read", lambda self, crop: ("9182", 95.0))
+    out = g.process(img, frame(1)).objects["p"]
+    assert out["plain"] == 9182 and out["checked"] is None
+    assert out["null_reasons"]["checked"] == "read 4 characters where the glyphs hold 3 ('9182')"
+
+
 def test_spread_reads_apex_summary_eleven():
     """The duos summary kills "11": two narrow ones that Tesseract merges unless spread."""
     need_data()

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from engine.assets import resolve_dir
+from engine.glyphs import character_bounds
 from engine.ocr import OcrConfig, OcrEngine, OcrUnavailable
 from engine.prep import compile_prep, run_prep
 from engine.regions import IntBox
@@ -49,6 +50,9 @@ class OcrStep(Step):
     range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")
     min_conf: float = param(0.0, help="Tesseract confidence 0-100 below which the value is null", lo=0, hi=100)
     retry: list[OcrRetry] = param(default_factory=list, help="other reads tried in order while no read passes validation (a lone digit often needs psm 8)")
+    check_glyphs: bool = param(False, help="the read must have as many characters (spaces aside) as the prepared crop has glyphs "
+                                           "(runs of ink columns; a wide run may hold touching ones): a digit Tesseract made up "
+                                           "or merged away gives null, not a wrong number")
 
     def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
         tessdata = None
@@ -120,6 +124,17 @@ class OcrStep(Step):
             found = fc.memo[key] = engine.read(prepared)
         text, conf = found
         details = {"text": text, "conf": round(conf, 1)}
+        if self.check_glyphs:
+            bounds = fc.memo.get((memo_key, box, "glyphs"))
+            if bounds is None:
+                bounds = fc.memo[(memo_key, box, "glyphs")] = character_bounds(prepared)
+            chars = len(text.replace(" ", ""))
+            low, high = bounds
+            details["glyphs"] = list(bounds)
+            if not low <= chars <= high:
+                want = str(low) if low == high else f"{low}-{high}"
+                return BoxResult(None, False, conf / 100, conf / 100,
+                                 f"read {chars} characters where the glyphs hold {want} ({text!r})", details=details)
         if conf < self.min_conf:
             return BoxResult(None, False, conf / 100, conf / 100, f"confidence {conf:.0f} < min_conf {self.min_conf:g}", details=details)
         try:
