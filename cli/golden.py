@@ -32,6 +32,10 @@ def test(
                                            help="X,Y,W,H: override every sample's viewport"),
     only: Optional[str] = typer.Option(None, "--only", help="Run only samples whose name contains this"),
     show: bool = typer.Option(False, "--show", help="Also print every object read, per sample"),
+    stress: Optional[str] = typer.Option(
+        None, "--stress", metavar="VARIANTS",
+        help="Also re-read the samples as other captures would give them: 'all' or some of "
+             "jpeg60,720p,shift+2,shift-2,noise4,dim85; prints right/null/wrong per variant (report only)"),
 ) -> None:
     """Run a game's golden-frame samples; exit 1 if any expected field is read wrong.
 
@@ -42,11 +46,19 @@ def test(
       otrig test games/apex.yaml --assets ~/apex-screens
 
       otrig test games/melee.yaml --assets ../shared/data --only smuckers --show
+
+      otrig test games/valorant.yaml --assets ../shared/data --stress all
     """
     import json
 
     from engine.errors import GameFileError, GameFileErrors
-    from engine.golden import SamplesError, format_table, load_samples, run_samples, samples_path_for
+    from engine.golden import SamplesError, format_stress, format_table, load_samples, run_samples, samples_path_for
+    from engine.perturb import parse_variants
+
+    try:
+        variants = parse_variants(stress) if stress else []
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--stress") from None
 
     game_path = Path(game)
     if not game_path.exists():
@@ -74,5 +86,12 @@ def test(
             typer.echo(f"== {r.sample.label}")
             typer.echo(json.dumps(r.objects, default=str, indent=1))
     typer.echo(format_table(results))
+    if variants:
+        runs = [("as is", results)]
+        for v in variants:
+            runs.append((v.name, run_samples(game_path, items, assets=roots, viewport=_parse_viewport(viewport),
+                                             transform=v.apply)))
+        typer.echo("")
+        typer.echo(format_stress(runs))
     if not all(r.ok for r in results):
         raise typer.Exit(1)

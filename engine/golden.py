@@ -26,7 +26,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -258,8 +258,13 @@ def same(expected: Any, got: Any) -> bool:
 
 
 def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Sequence[str | Path] = (),
-                viewport: tuple[int, int, int, int] | None = None) -> list[SampleResult]:
-    """Load the game once per distinct viewport and run every sample as its own stream."""
+                viewport: tuple[int, int, int, int] | None = None,
+                transform: Callable[[np.ndarray], np.ndarray] | None = None) -> list[SampleResult]:
+    """Load the game once per distinct viewport and run every sample as its own stream.
+
+    ``transform``, if given, changes each 1920x1080 frame before it is read (a capture
+    variant of :mod:`engine.perturb`).
+    """
     from engine.game import load_game  # late: the engine may be heavy to import
 
     roots = [Path(a) for a in assets]
@@ -281,6 +286,8 @@ def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Seq
             games[vp] = load_game(game_path, assets=list(assets), viewport=vp, budget_ms=float("inf"))
         game = games[vp]
         frame_img = to_frame(raw)
+        if transform is not None:
+            frame_img = transform(frame_img)
         h, w = raw.shape[:2]
         stream = f"golden:{s.index}:{s.label}"
         # Warm-up on a throwaway stream (Tesseract handles are created on first use), so the
@@ -330,6 +337,30 @@ def _fmt(v: Any) -> str:
     if isinstance(v, str):
         return repr(v) if (v != v.strip() or v == "") else v
     return str(v) if v is not None else "null"
+
+
+def _outcome(f: FieldResult) -> str:
+    if f.ok:
+        return "right"
+    return "null" if f.got is None and f.expected is not None else "wrong"
+
+
+def format_stress(runs: Sequence[tuple[str, Sequence[SampleResult]]]) -> str:
+    """One line per capture variant: fields right / null / wrong, and which were wrong."""
+    lines = [f"{'capture':10s} {'right':>5s} {'null':>5s} {'wrong':>5s}  wrong values (sample field: read)"]
+    for name, results in runs:
+        counts = {"right": 0, "null": 0, "wrong": 0}
+        wrong = []
+        for r in results:
+            for f in r.fields:
+                kind = _outcome(f)
+                counts[kind] += 1
+                if kind == "wrong":
+                    wrong.append(f"{f.sample.split('/')[-1]} {f.key}: {_fmt(f.got)}")
+        errors = sum(1 for r in results if r.error)
+        lines.append(f"{name:10s} {counts['right']:5d} {counts['null']:5d} {counts['wrong']:5d}  "
+                     + "; ".join(wrong) + (f" ({errors} sample(s) could not run)" if errors else ""))
+    return "\n".join(lines)
 
 
 def format_table(results: Sequence[SampleResult]) -> str:

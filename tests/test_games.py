@@ -77,3 +77,43 @@ def test_other_games_frames_are_not_taken_for_this_game(game: str) -> None:
         if screen not in (None, "other") or set(out.objects) - {"screen"}:
             wrong[path.name] = {k: v for k, v in out.objects.items()}
     assert not wrong, wrong
+
+
+def test_stress_rereads_samples_as_other_captures() -> None:
+    """`otrig test --stress` re-reads the samples under capture variants and counts right /
+    null / wrong per variant. Valorant's file must never turn a variant into a wrong value."""
+    _need_data()
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["test", str(REPO / "games" / "valorant.yaml"), "--assets", str(DATA),
+                                      "--stress", "jpeg60,720p,dim85"])
+    print(result.output)
+    assert result.exit_code == 0
+    rows = {line.split()[0]: line.split()[1:4] for line in result.output.splitlines()
+            if line.split()[:1] in (["jpeg60"], ["720p"], ["dim85"])}
+    assert set(rows) == {"jpeg60", "720p", "dim85"}
+    for name, (right, null, wrong) in rows.items():
+        assert int(right) + int(null) + int(wrong) == 19, name
+        assert int(wrong) == 0, f"{name}: a capture variant read a wrong value"
+        assert int(right) >= 15, name
+
+
+def test_capture_variants() -> None:
+    import numpy as np
+
+    from engine.perturb import VARIANTS, parse_variants
+
+    img = np.zeros((1080, 1920, 3), np.uint8)
+    img[500:520, 900:920] = 200
+    for v in VARIANTS.values():
+        out = v.apply(img)
+        assert out.shape == img.shape and out.dtype == np.uint8, v.name
+        assert not np.array_equal(out, img) or v.name == "jpeg60", v.name  # flat areas survive JPEG
+    moved = VARIANTS["shift+2"].apply(img)
+    assert moved[502:522, 902:922].min() == 200 and moved[500, 900].max() == 0
+    assert int(VARIANTS["dim85"].apply(img)[510, 910, 0]) == 170
+    assert [v.name for v in parse_variants("720p, noise4")] == ["720p", "noise4"]
+    with pytest.raises(ValueError, match="unknown capture variant blur9; expected all or some of: jpeg60"):
+        parse_variants("blur9")
