@@ -340,9 +340,18 @@ def _fmt(v: Any) -> str:
 
 
 def _outcome(f: FieldResult) -> str:
+    """right, null (nothing, or part of a list, was read; what was read is right) or wrong."""
     if f.ok:
         return "right"
-    return "null" if f.got is None and f.expected is not None else "wrong"
+
+    def wrong(expected: Any, got: Any) -> bool:
+        if got is None or got is _MISSING:
+            return False  # nothing read: a miss, not a wrong value
+        if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)) and len(expected) == len(got):
+            return any(wrong(e, g) for e, g in zip(expected, got))
+        return not same(expected, got)
+
+    return "wrong" if wrong(f.expected, f.got) else "null"
 
 
 def format_stress(runs: Sequence[tuple[str, Sequence[SampleResult]]]) -> str:

@@ -48,8 +48,11 @@ class Vocabulary:
         scored.sort()
         best_d, _, best = scored[0]
         runner = scored[1][2] if len(scored) > 1 else None
-        if best_d > max_distance:
-            raise Rejected(f"{text!r} is not within {max_distance} edits of any vocabulary word (closest {best!r}, {best_d})")
+        # At most one edit per three characters of the word: two edits make a short word out
+        # of almost anything ("REE ~." is two edits from "RE-45"), a long one stays distinctive.
+        allowed = min(max_distance, max(1, len(self.keys[scored[0][1]]) // 3))
+        if best_d > allowed:
+            raise Rejected(f"{text!r} is not within {allowed} edits of any vocabulary word (closest {best!r}, {best_d})")
         if len(scored) > 1 and scored[1][0] == best_d and _norm(scored[1][2]) != _norm(best):
             raise Rejected(f"{text!r} is as close to {best!r} as to {scored[1][2]!r}")
         return best, best_d, runner

@@ -1036,3 +1036,13 @@ def test_field_when_takes_part_in_the_run_order_and_cycle_check(game_file):
         """, "bad.yaml")
     with pytest.raises(GameFileError, match=r"bad.yaml:7:\d+: processors.p.fields.c.when: unknown name 'nothere'"):
         load_game(bad)
+
+
+def test_vocabulary_allows_one_edit_per_three_characters():
+    from engine.textpost import Rejected, closest
+    words = ["RE-45", "P2020", "WINGMAN", "HEMLOK"]
+    assert closest("WINGMEN", words, 2)[:2] == ("WINGMAN", 1)
+    assert closest("WlNGMEN", words, 2)[:2] == ("WINGMAN", 2)      # 7 letters: 2 edits allowed
+    assert closest("RE-4S", words, 2)[:2] == ("RE-45", 1)
+    with pytest.raises(Rejected, match="'REE ~.' is not within 1 edits of any vocabulary word"):
+        closest("REE ~.", words, 2)                                 # an empty weapon slot's noise

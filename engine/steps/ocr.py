@@ -45,7 +45,7 @@ class OcrStep(Step):
     group: int | str | None = param(None, help="which regex group is the value: a number or a (?P<name>...) name")
     format: str | None = param(None, help='build the value from regex groups: "{1}:{2}.{3}" or "{mm}:{ss}" ({0} = whole match)')
     vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)")
-    max_distance: int = param(2, help="edits allowed when matching the vocabulary", lo=0, hi=20)
+    max_distance: int = param(2, help="edits allowed when matching the vocabulary (never more than one per three characters of the word)", lo=0, hi=20)
     cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
     range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")
     min_conf: float = param(0.0, help="Tesseract confidence 0-100 below which the value is null", lo=0, hi=100)
