@@ -1046,3 +1046,14 @@ def test_vocabulary_allows_one_edit_per_three_characters():
     assert closest("RE-4S", words, 2)[:2] == ("RE-45", 1)
     with pytest.raises(Rejected, match="'REE ~.' is not within 1 edits of any vocabulary word"):
         closest("REE ~.", words, 2)                                 # an empty weapon slot's noise
+
+
+def test_docs_key_reference_matches_the_code():
+    """docs/games.md's key reference is generated from the step classes; a param added or
+    reworded without regenerating it would leave users reading stale documentation."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "docs" / "gen_reference.py"), "--check"],
+                       capture_output=True, text=True, cwd=root, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
