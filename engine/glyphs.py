@@ -115,7 +115,7 @@ def clear_border(img: np.ndarray) -> np.ndarray:
     ink = ink_mask(img)
     if not ink.any():
         return img
-    count, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
+    _, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     edge = edge[edge != 0]
     if edge.size == 0:
