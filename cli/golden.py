@@ -76,8 +76,9 @@ def test(
             typer.echo(f"no sample name contains {only!r}", err=True)
             raise typer.Exit(2)
     roots = list(assets) or [str(spath.parent)]
+    vp = _parse_viewport(viewport)
     try:
-        results = run_samples(game_path, items, assets=roots, viewport=_parse_viewport(viewport))
+        results = run_samples(game_path, items, assets=roots, viewport=vp)
     except (GameFileError, GameFileErrors) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)
@@ -89,8 +90,7 @@ def test(
     if variants:
         runs = [("as is", results)]
         for v in variants:
-            runs.append((v.name, run_samples(game_path, items, assets=roots, viewport=_parse_viewport(viewport),
-                                             transform=v.apply)))
+            runs.append((v.name, run_samples(game_path, items, assets=roots, viewport=vp, transform=v.apply)))
         typer.echo("")
         typer.echo(format_stress(runs))
     if not all(r.ok for r in results):

@@ -117,3 +117,26 @@ def test_capture_variants() -> None:
     assert [v.name for v in parse_variants("720p, noise4")] == ["720p", "noise4"]
     with pytest.raises(ValueError, match="unknown capture variant blur9; expected all or some of: jpeg60"):
         parse_variants("blur9")
+
+
+def test_apex_numbers_are_never_wrong_under_capture_variants() -> None:
+    """Real output, real frames: before check_glyphs and the reserve fix, a 720p or JPEG
+    capture of the shared apex frames read reserve 19 as 193/219, kills 11 as 1 and damage
+    982 as 9182. A number may come back null under a variant, never as another number."""
+    _need_data()
+    from engine.golden import _outcome, load_samples, run_samples
+    from engine.perturb import VARIANTS
+
+    game = REPO / "games" / "apex.yaml"
+    samples = load_samples(REPO / "games" / "apex.samples.yaml")
+    numeric = ("ammo.", "summary.placed", "summary.squad_kills", "trio.kills", "trio.damage",
+               "duo.kills", "duo.damage")
+    checked = 0
+    for name in ("720p", "jpeg60"):
+        for r in run_samples(game, samples, assets=[DATA], transform=VARIANTS[name].apply):
+            assert r.error is None, r.error
+            for f in r.fields:
+                if f.key.startswith(numeric):
+                    checked += 1
+                    assert _outcome(f) != "wrong", f"{name}: {r.sample.label} {f.key} read {f.got}, expected {f.expected}"
+    assert checked >= 20
