@@ -29,7 +29,7 @@ PY = sys.executable
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine import protocol  # noqa: E402
+from engine.plugin import protocol  # noqa: E402
 
 IMAGE_BYTES = protocol.IMAGE_BYTES
 
@@ -233,7 +233,7 @@ def run_json(args: Sequence[str], timeout: float, env: dict[str, str] | None = N
 
 def echo_server(rep: "Report") -> tuple[Server, str]:
     """`otrig serve games/echo.yaml`, or while that command is not available, the minimal
-    ingest app of bench/ingest_servers.py on cheroot (same engine.protocol parse), labelled."""
+    ingest app of bench/ingest_servers.py on cheroot (same engine.plugin.protocol parse), labelled."""
     if not rep.facts.get("otrig_serve_missing"):
         srv = otrig_server(ROOT / "games" / "echo.yaml")
         try:

@@ -9,7 +9,7 @@ Paths:
   av-seq        PyAV, decode every frame (threaded), convert only the sampled ones
   av-seek       PyAV, seek to the keyframe before each sample and decode forward to it
   ffmpeg-pipe   an ffmpeg process with a select filter, raw bgr24 on a pipe
-  otrig         engine.sources.VideoSource: av-seq that seeks only when the next sample is
+  otrig         engine.media.sources.VideoSource: av-seq that seeks only when the next sample is
                 further ahead than the longest keyframe interval seen (includes the resize
                 to 1920x1080, which the others skip)
 
@@ -51,8 +51,8 @@ import numpy as np  # noqa: E402
 
 from av.video.reformatter import Interpolation, VideoReformatter  # noqa: E402
 
-from engine.protocol import HEIGHT, WIDTH  # noqa: E402
-from engine.sources import VideoSource, probe_video, sample_indices, to_1080p  # noqa: E402
+from engine.plugin.protocol import HEIGHT, WIDTH  # noqa: E402
+from engine.media.sources import VideoSource, probe_video, sample_indices, to_1080p  # noqa: E402
 
 
 def targets(path: str, fps: float, seek: float) -> tuple[list[int], Fraction, int, int, int]:
@@ -142,7 +142,7 @@ def path_ffmpeg_pipe(path: str, want: list[int], vfps: Fraction, w: int, h: int)
 
 
 def path_otrig(path: str, want: list[int], vfps: Fraction, w: int, h: int) -> list[int]:
-    """engine.sources.VideoSource as `otrig extract` uses it (adaptive seek + 1080p resize)."""
+    """engine.media.sources.VideoSource as `otrig extract` uses it (adaptive seek + 1080p resize)."""
     return [f["frame_no"] for _, f in VideoSource(path, fps_of[path], seek_of[path], wall_start=0)]
 
 

@@ -1,7 +1,7 @@
 """Section 5: extract. Frames/s posting a generated 60 s 1080p30 H.264 clip (testsrc2, 2 s
 GOP, cached in /tmp/otrig-bench/) at -r 0.5, 2 and 10, the way `otrig extract` does it
-(cli.extract.samples: engine.sources.VideoSource decoding ahead in a thread ->
-engine.client.PluginClient -> the echo server), against
+(cli.extract.samples: engine.media.sources.VideoSource decoding ahead in a thread ->
+engine.plugin.client.PluginClient -> the echo server), against
 
 * decode only: the same VideoSource samples with no posting (same run);
 * the original tool's method: cv2.VideoCapture, ``read()`` one frame then ``grab()`` the
@@ -76,7 +76,7 @@ class Run:
 
 
 def decode_only(path: str, rate: float, budget: float) -> Run:
-    from engine.sources import VideoSource
+    from engine.media.sources import VideoSource
     run = Run(budget)
     for _ in VideoSource(path, rate, wall_start=0):
         if not run.tick(1 / rate):
@@ -88,8 +88,8 @@ def otrig_way(path: str, rate: float, url: str, budget: float) -> Run:
     from contextlib import closing
 
     from cli.extract import samples  # what `otrig extract` iterates: decoding runs ahead in a thread
-    from engine.client import PluginClient, changed_fields
-    from engine.sources import VideoSource
+    from engine.plugin.client import PluginClient, changed_fields
+    from engine.media.sources import VideoSource
     run = Run(budget)
     with PluginClient(url, timeout=30) as client, closing(samples(VideoSource(path, rate))) as frames:
         for image, frame in frames:
@@ -102,7 +102,7 @@ def otrig_way(path: str, rate: float, url: str, budget: float) -> Run:
 
 def original_way(path: str, rate: float, url: str, budget: float) -> Run:
     import cv2
-    from engine.client import PluginClient
+    from engine.plugin.client import PluginClient
     run = Run(budget)
     cap = cv2.VideoCapture(path)
     vfps = cap.get(cv2.CAP_PROP_FPS)

@@ -1,5 +1,5 @@
 """Section 2: ingest. `otrig serve games/echo.yaml` (a real subprocess) posted to by
-engine.client.PluginClient (the client `otrig extract` uses), 1 and 2 concurrent clients,
+engine.plugin.client.PluginClient (the client `otrig extract` uses), 1 and 2 concurrent clients,
 against the loopback limit (section 1) and the original tool's path (requests.post with
 files= into the Flask echo server of bench/baseline_flask.py), all in the same run.
 """
@@ -13,7 +13,7 @@ from bench.common import (PY, ROOT, Poster, Report, Server, ServerUnavailable, b
 
 
 def plugin_posters(url: str) -> Callable[[int], Poster]:
-    from engine.client import PluginClient, changed_fields
+    from engine.plugin.client import PluginClient, changed_fields
 
     def make(i: int) -> Poster:
         client = PluginClient(url, timeout=30)

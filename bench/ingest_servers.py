@@ -2,7 +2,7 @@
 
 Posts real OverTrack-shaped frames (6,220,800-byte image + frame JSON, multipart) to each
 candidate server running the same minimal ingest app (read ``wsgi.input`` once, parse in
-place with engine.protocol, answer the echo), with 1 and 2 concurrent clients, and compares
+place with engine.plugin.protocol, answer the echo), with 1 and 2 concurrent clients, and compares
 frames/s against a raw socket loopback baseline that moves the same bytes with no HTTP.
 
 Every server and every client runs in its own process, so the GIL of one side never
@@ -10,10 +10,10 @@ slows the other.
 
     .venv/bin/python bench/ingest_servers.py            # ~40 s
     .venv/bin/python bench/ingest_servers.py --seconds 2 --servers cheroot,waitress-tuned
-    .venv/bin/python bench/ingest_servers.py --app otrig   # the real engine.server app (echo game)
+    .venv/bin/python bench/ingest_servers.py --app otrig   # the real engine.plugin.app app (echo game)
     .venv/bin/python bench/ingest_servers.py --servers otrig --seconds 2   # the shipped server only
 
-"otrig" is the server `otrig serve` ships (engine.waitress_server.create_server: waitress whose event
+"otrig" is the server `otrig serve` ships (engine.plugin.waitress_server.create_server: waitress whose event
 loop recv_into()s each Content-Length body straight into a pooled buffer); the waitress-* rows
 are stock waitress running the same app, for comparison.
 
@@ -56,7 +56,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import protocol  # noqa: E402
+from engine.plugin import protocol  # noqa: E402
 
 FRAME = {"timestamp": 1556855549.3732016, "timestamp_str": "2019/05/03 03:52:29.37",
          "relative_timestamp_str": "00:00:00.00", "relative_timestamp": 0.0, "frame_no": 51,
@@ -83,7 +83,7 @@ def ingest_app(environ, start_response):
 def serve(kind: str, port: int, app_kind: str) -> None:
     app = ingest_app
     if app_kind == "otrig":
-        from engine.server import GameHolder, ServerOptions, make_app
+        from engine.plugin.app import GameHolder, ServerOptions, make_app
         app = make_app(GameHolder.load(str(ROOT / "games" / "echo.yaml")), ServerOptions())
     if kind == "cheroot":
         from cheroot import wsgi
@@ -95,18 +95,18 @@ def serve(kind: str, port: int, app_kind: str) -> None:
         if kind == "waitress-tuned":
             # exactly what `otrig serve` uses: whole bodies kept in memory instead of spooling
             # each 6 MB frame to a temp file (inbuf_overflow), 1 MiB socket reads
-            from engine.server import ServerOptions
-            from engine.waitress_server import waitress_settings
+            from engine.plugin.app import ServerOptions
+            from engine.plugin.waitress_server import waitress_settings
             kw = waitress_settings(ServerOptions())
             for k in ("host", "port", "threads"):
                 kw.pop(k)
             kw.update(json.loads(os.environ.get("BENCH_WAITRESS", "{}")))  # for experiments
         waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True, **kw)
     elif kind == "otrig":
-        # exactly what `otrig serve` runs: engine.waitress_server.create_server (waitress with the body
+        # exactly what `otrig serve` runs: engine.plugin.waitress_server.create_server (waitress with the body
         # received by recv_into into pooled buffers); always the real app on the echo game
-        from engine.server import GameHolder, ServerOptions
-        from engine.waitress_server import create_server
+        from engine.plugin.app import GameHolder, ServerOptions
+        from engine.plugin.waitress_server import create_server
         srv = create_server(GameHolder.load(str(ROOT / "games" / "echo.yaml")),
                             ServerOptions(port=port, threads=8))
         for k, v in json.loads(os.environ.get("BENCH_WAITRESS", "{}")).items():  # experiments
@@ -202,7 +202,7 @@ def main() -> None:
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--app", choices=["minimal", "otrig"], default="minimal",
-                    help="minimal ingest app (default) or the real engine.server app on the echo game")
+                    help="minimal ingest app (default) or the real engine.plugin.app app on the echo game")
     ap.add_argument("--seconds", type=float, default=4.0, help="per measurement")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--servers", default=",".join(SERVERS))

@@ -1,7 +1,7 @@
 """Section 6: memory. Server RSS (/proc/<pid>/status VmRSS) before and after N frames, and
 how many image-sized copies are made per frame, measured three ways:
 
-1. tracemalloc in process on engine.protocol.parse_request + build_answer (the body
+1. tracemalloc in process on engine.plugin.protocol.parse_request + build_answer (the body
    already in memory, as a server holds it after its one read): peak / 6,220,800 bytes;
    the same for the Flask baseline app called as WSGI on the same kind of body.
 2. Page faults of a real server subprocess: with ``MALLOC_MMAP_THRESHOLD_=131072`` (glibc
@@ -48,7 +48,7 @@ def calibrate_faults() -> float:
 
 def client_main(url: str, frames: int) -> dict:
     import resource
-    from engine.client import PluginClient
+    from engine.plugin.client import PluginClient
     calib = calibrate_faults()
     image = bench_image(7)
     source = {"type": "bench", "file": "memory-client"}
@@ -120,10 +120,10 @@ def traced_copies() -> dict[str, float]:
         "POST", "http://127.0.0.1/", files={"image": ("image", image.tobytes()),
                                              "frame": ("frame", json.dumps(bench_frame(1)))}).prepare()) / protocol.IMAGE_BYTES
     try:
-        from engine.server import GameHolder, ServerOptions, make_app  # type: ignore
+        from engine.plugin.app import GameHolder, ServerOptions, make_app  # type: ignore
         sapp = make_app(GameHolder.load(str(ROOT / "games" / "echo.yaml")), ServerOptions())
         wsgi(sapp, body, enc.content_type)
-        out["engine.server app, echo (WSGI, body read incl.)"] = _peak(
+        out["engine.plugin.app app, echo (WSGI, body read incl.)"] = _peak(
             lambda: wsgi(sapp, body, enc.content_type)) / protocol.IMAGE_BYTES
     except Exception:  # noqa: BLE001 - the server module may not exist yet or have another API
         pass
@@ -133,7 +133,7 @@ def traced_copies() -> dict[str, float]:
 # --------------------------------------------------------------------------- run
 
 def post_n(url: str, n: int, image, source: dict, dt: float = 1 / 30, start: int = 0) -> int:
-    from engine.client import PluginClient
+    from engine.plugin.client import PluginClient
     errors = 0
     with PluginClient(url, timeout=60) as c:
         for i in range(start, start + n):
@@ -184,7 +184,7 @@ def run(rep: Report, quick: bool) -> None:
         rep.na(sec, "apex.yaml RSS", "games/apex.yaml or the apex frame not present")
     else:
         try:
-            from engine.sources import read_image
+            from engine.media.sources import read_image
             img, fr = read_image(pic)
             with otrig_server(apex, "--assets", str(DATA)) as s2:
                 post_n(s2.url, 1, img, fr["source"], dt=6.0)

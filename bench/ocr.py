@@ -1,4 +1,4 @@
-"""Section 4: OCR. engine.ocr.OcrEngine (tesserocr, API object reused) against pytesseract
+"""Section 4: OCR. engine.vision.ocr.OcrEngine (tesserocr, API object reused) against pytesseract
 (a tesseract process per call) on the same prepared crops of the real Apex frame, same run.
 
 The crops are the OCR boxes of tests/games/apex_frame.yaml plus the second weapon slot of
@@ -49,7 +49,7 @@ def run(rep: Report, quick: bool) -> None:
     if not path.exists():
         rep.na(sec, "OcrEngine vs pytesseract", f"{path} not present")
         return
-    from engine.ocr import OcrConfig, OcrEngine, backend_name
+    from engine.vision.ocr import OcrConfig, OcrEngine, backend_name
     import pytesseract
 
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -74,7 +74,7 @@ def run(rep: Report, quick: bool) -> None:
     f_all, s_all = statistics.median(fast), statistics.median(slow)
     rep.add(sec, f"pytesseract.image_to_string, median per call over {len(cs)} crops", ms(s_all),
             note="a tesseract process per call")
-    rep.add(sec, f"engine.ocr.OcrEngine.read ({backend_name()}), median per call", ms(f_all),
+    rep.add(sec, f"engine.vision.ocr.OcrEngine.read ({backend_name()}), median per call", ms(f_all),
             "pytesseract", f"{s_all / f_all:.1f}x faster", f">= {TARGET:g}x", verdict(s_all / f_all >= TARGET),
             note=f"same text on {same}/{len(cs)} crops")
     for item, value, base, r, note in details:

@@ -37,8 +37,8 @@ def game_cases() -> list[dict[str, Any]]:
 
 def _load_case(case: dict[str, Any]):
     """(game, image, source) for a case, loaded in this process."""
-    from engine.game import load_game
-    from engine.golden import load_samples, read_picture, resolve, to_frame
+    from engine.runtime.game import load_game
+    from engine.debug.golden import load_samples, read_picture, resolve, to_frame
 
     game_path = ROOT / "games" / f"{case['game']}.yaml"
     viewport = None
@@ -137,7 +137,7 @@ def inproc(label: str, frames: int) -> dict[str, Any]:
 
 def http_rate(case: dict[str, Any], res: dict[str, Any], seconds: float, serve_args: tuple[str, ...] = ()) -> float:
     """Frames/s of `otrig serve GAME` posted the case's frame with the same spacing."""
-    from engine.client import PluginClient
+    from engine.plugin.client import PluginClient
     game, image, source, viewport = _load_case(case)  # only for the image and source
     extra = ["--assets", str(DATA), *serve_args]
     if viewport:

@@ -12,7 +12,7 @@ from bench.common import Report, bench_frame, bench_image, echo_server, mb, rati
 
 
 def run(rep: Report, quick: bool, per_client: int | None = None) -> None:
-    from engine.client import PluginClient, changed_fields
+    from engine.plugin.client import PluginClient, changed_fields
     sec = "7 reliability"
     n = per_client or (40 if quick else 1000)
     srv, label = echo_server(rep)

@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from engine.errors import GameFileError, GameFileErrors
-from engine.game import load_game
-from engine.model import game_schema
+from engine.lang.errors import GameFileError, GameFileErrors
+from engine.runtime.game import load_game
+from engine.runtime.model import game_schema
 
 
 def check(

@@ -21,7 +21,9 @@ from typing import Any, Callable
 
 import typer
 
-GAME = Path(__file__).resolve().parent.parent / "games" / "demo.yaml"
+from engine.lang.shipped import games_dir
+
+GAME = games_dir() / "demo.yaml"
 MIN_ACCURACY = 0.9
 
 
@@ -135,7 +137,7 @@ class Server:
         self.log_path = log
         self._log = open(log, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(otrig_cmd(*args), stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=str(GAME.parent.parent), start_new_session=True)
+                                     start_new_session=True)
 
     def log_tail(self, n: int = 15) -> str:
         try:
@@ -203,7 +205,7 @@ def _stream(video: Path, url: str, fps: float, answers: Path, log: Path) -> tupl
     t0 = time.monotonic()
     p = subprocess.run(otrig_cmd("extract", "-r", f"{fps:g}", str(video), url, "--jsonl", str(answers),
                                  "--no-progress"),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(GAME.parent.parent))
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     elapsed = time.monotonic() - t0
     text = p.stdout.decode(errors="replace")
     log.write_text(text, encoding="utf-8")
@@ -215,15 +217,15 @@ def _stream(video: Path, url: str, fps: float, answers: Path, log: Path) -> tupl
 
 def _in_process(video: Path, assets: Path, fps: float, answers: Path, rec: Path | None) -> tuple[int, str, float]:
     """The same run without HTTP (--in-process): for debugging the game file only."""
-    from engine.game import load_game
-    from engine.protocol import build_answer
-    from engine.sources import VideoSource
+    from engine.runtime.game import load_game
+    from engine.plugin.protocol import build_answer
+    from engine.media.sources import VideoSource
 
     game = load_game(GAME, assets=[assets])
     recorder = None
     if rec is not None:
         try:
-            from engine.recorder import Recorder
+            from engine.debug.recorder import Recorder
             recorder = Recorder(rec, game=game, meta={"sources": [str(video)], "fps": fps})
         except Exception as e:  # noqa: BLE001 - the report is optional here
             _warn(f"no recording: {type(e).__name__}: {e}")
@@ -246,7 +248,7 @@ def _in_process(video: Path, assets: Path, fps: float, answers: Path, rec: Path 
 
 def _render_report(rec: Path, out: Path, log: Path) -> Path | None:
     p = subprocess.run(otrig_cmd("report", str(rec), "-o", str(out)), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, cwd=str(GAME.parent.parent))
+                       stderr=subprocess.STDOUT)
     log.write_text(p.stdout.decode(errors="replace"), encoding="utf-8")
     if p.returncode != 0 or not out.exists():
         _warn(f"`otrig report` failed (status {p.returncode}); see {log}")
@@ -258,7 +260,7 @@ def _render_report_offline(video: Path, assets: Path, fps: float, out: Path, log
     """`otrig report games/demo.yaml VIDEO`: the engine run in-process, recorded and rendered."""
     p = subprocess.run(otrig_cmd("report", str(GAME), str(video), "-r", f"{fps:g}", "--assets", str(assets),
                                  "-o", str(out)),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(GAME.parent.parent))
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     log.write_text(p.stdout.decode(errors="replace"), encoding="utf-8")
     if p.returncode != 0 or not out.exists():
         _warn(f"`otrig report` failed (status {p.returncode}); see {log}")
@@ -268,7 +270,7 @@ def _render_report_offline(video: Path, assets: Path, fps: float, out: Path, log
 
 def prepare(out: Path) -> dict[str, Any]:
     """Draw the video, its truth, the icon templates and two screenshots into OUT."""
-    from engine import demo_video
+    from engine.debug import demo_video
 
     out.mkdir(parents=True, exist_ok=True)
     assets = out / "assets"

@@ -9,11 +9,11 @@ from typing import Iterator, Optional, TextIO
 import numpy as np
 import typer
 
-from engine.client import (PluginBadAnswer, PluginClient, PluginHTTPError, PluginTimeout,
+from engine.plugin.client import (PluginBadAnswer, PluginClient, PluginHTTPError, PluginTimeout,
                            PluginUnreachable, changed_fields, check_url)
-from engine.errors import SourceError
-from engine.sources import VideoSource
-from engine.timefmt import format_relative
+from engine.lang.errors import SourceError
+from engine.media.sources import VideoSource
+from engine.media.timefmt import format_relative
 
 # Samples decoded ahead of the one being posted: decoding the next frames overlaps the POST
 # of this one (bench/run section 5). 2 keeps the decoder busy through a slow answer and holds

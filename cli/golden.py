@@ -51,9 +51,9 @@ def test(
     """
     import json
 
-    from engine.errors import GameFileError, GameFileErrors
-    from engine.golden import SamplesError, format_stress, format_table, load_samples, run_samples, samples_path_for
-    from engine.perturb import parse_variants
+    from engine.lang.errors import GameFileError, GameFileErrors
+    from engine.debug.golden import SamplesError, format_stress, format_table, load_samples, run_samples, samples_path_for
+    from engine.debug.perturb import parse_variants
 
     try:
         variants = parse_variants(stress) if stress else []

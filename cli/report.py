@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import typer
 
-from engine.errors import GameFileError, GameFileErrors, SourceError
+from engine.lang.errors import GameFileError, GameFileErrors, SourceError
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -34,7 +34,7 @@ def parse_viewport(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 def _load(game: str, assets: list[str] | None, viewport: str | None):
-    from engine.game import load_game
+    from engine.runtime.game import load_game
     try:
         return load_game(game, assets=assets or (), viewport=parse_viewport(viewport))
     except (GameFileError, GameFileErrors) as e:
@@ -57,7 +57,7 @@ def process_kwargs(game: Any) -> dict[str, Any]:
 
 def answer_of(frame: dict[str, Any], output: Any) -> dict[str, Any]:
     """The answer the server would send: the frame with the extracted objects spliced in."""
-    from engine.protocol import build_answer
+    from engine.plugin.protocol import build_answer
     text = json.dumps(frame).encode("utf-8")
     return json.loads(build_answer(text, frame, output.answer_objects()))
 
@@ -66,8 +66,8 @@ def record_run(game_path: str, sources: list[str], rec_dir: str | Path, *, fps: 
                assets: list[str] | None = None, viewport: str | None = None, crops_max_frames: int | None = 200,
                crops_every: int = 1, budget_mb: float = 500.0, progress: bool = False) -> dict[str, Any]:
     """Run GAME over SOURCES in-process and record every frame into REC_DIR."""
-    from engine.recorder import Recorder
-    from engine.sources import iter_sources
+    from engine.debug.recorder import Recorder
+    from engine.media.sources import iter_sources
 
     game = _load(game_path, assets, viewport)
     kw = process_kwargs(game)
@@ -113,7 +113,7 @@ def report(
       otrig report out/rec                          # a recording from --record out/rec
       otrig report games/apex.yaml vod.mkv -r 2 -o report.html
     """
-    from engine.report import render_report
+    from engine.debug.report import render_report
 
     t = Path(target)
     tmp: str | None = None
@@ -152,7 +152,7 @@ def report(
 
 def cut_boxes(image_path: str, game: Any, region: str, viewport_given: bool = False) -> tuple[Any, list[tuple[int, int, int, int]], dict]:
     """The 1920x1080 image and the region's boxes in it (anchor/viewport mapping by the game)."""
-    from engine.sources import read_image
+    from engine.media.sources import read_image
     image, frame = read_image(image_path)
     if not hasattr(game, "region_boxes"):
         _fail("this engine cannot map regions yet (CompiledGame.region_boxes is missing)")

@@ -9,9 +9,9 @@ from typing import BinaryIO, List, Optional
 
 import typer
 
-from engine.errors import GameFileError, GameFileErrors, SourceError
-from engine.protocol import build_answer
-from engine.sources import VideoSource, is_image_path, read_image
+from engine.lang.errors import GameFileError, GameFileErrors, SourceError
+from engine.plugin.protocol import build_answer
+from engine.media.sources import VideoSource, is_image_path, read_image
 
 
 def _err(msg: str) -> None:
@@ -62,7 +62,7 @@ def run(
     vp = parse_viewport(viewport)
     if fps <= 0:
         raise typer.BadParameter("must be greater than 0", param_hint="--fps")
-    from engine.game import load_game  # the engine is heavy; --help stays fast
+    from engine.runtime.game import load_game  # the engine is heavy; --help stays fast
 
     try:
         compiled = load_game(game, assets=assets, viewport=vp)
@@ -90,7 +90,7 @@ def run(
 
     recorder = None
     if record is not None:
-        from engine.recorder import Recorder
+        from engine.debug.recorder import Recorder
         recorder = Recorder(record, game=compiled, crops_every=crops_every, crops_max_frames=crops_max_frames,
                             budget_mb=record_budget_mb)
 

@@ -8,23 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from engine import protocol
-
-GAMES_DIR = Path(__file__).resolve().parent.parent / "games"
-
-
-def resolve_game(game: Optional[str]) -> Path:
-    """GAME as given; a bare name (``echo``, ``apex``) also means games/<name>.yaml."""
-    if not game or game == "echo":
-        return GAMES_DIR / "echo.yaml"
-    p = Path(game)
-    if p.exists() or p.suffix in (".yaml", ".yml"):
-        return p
-    for cand in (Path("games") / f"{game}.yaml", GAMES_DIR / f"{game}.yaml"):
-        if cand.exists():
-            return cand
-    return p
-
+from engine.lang.shipped import resolve_game_path
+from engine.plugin import protocol
 
 def parse_viewport(text: Optional[str]) -> Optional[tuple[int, int, int, int]]:
     if text is None:
@@ -87,10 +72,10 @@ def serve(
 
       curl http://127.0.0.1:5000/health
     """
-    from engine.errors import GameFileError, GameFileErrors
-    from engine.reload import GameHolder, describe_load_error
-    from engine.server import ServerOptions, check_bind
-    from engine.waitress_server import run_server
+    from engine.lang.errors import GameFileError, GameFileErrors
+    from engine.plugin.reload import GameHolder, describe_load_error
+    from engine.plugin.app import ServerOptions, check_bind
+    from engine.plugin.waitress_server import run_server
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -108,7 +93,7 @@ def serve(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
 
-    path = resolve_game(game)
+    path = resolve_game_path(game or "echo")
     vp = parse_viewport(viewport)
     try:
         holder = GameHolder.load(path, assets=assets, viewport=vp)

@@ -20,10 +20,10 @@ from typing import Any, Literal, Union
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.model import GameSpec, ProcessorSpec, ScreenSpec  # noqa: E402
-from engine.prep import ARG_OPS, SIMPLE_OPS  # noqa: E402
-from engine.regions import Grid, RegionSpec  # noqa: E402
-from engine.schema import MISSING, yaml_key  # noqa: E402
+from engine.runtime.model import GameSpec, ProcessorSpec, ScreenSpec  # noqa: E402
+from engine.vision.prep import ARG_OPS, SIMPLE_OPS  # noqa: E402
+from engine.vision.regions import Grid, RegionSpec  # noqa: E402
+from engine.lang.schema import MISSING, yaml_key  # noqa: E402
 from engine.steps import STEP_TYPES  # noqa: E402
 from engine.steps.base import RelativeRegion, Step  # noqa: E402
 

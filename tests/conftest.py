@@ -57,13 +57,13 @@ def echo_server(tmp_path_factory):
 @pytest.fixture
 def inproc_game(tmp_path):
     """Factory: ``inproc_game(game, **ServerOptions) -> (url, server)``: the server `otrig serve`
-    ships (engine.waitress_server.create_server, waitress) in this process, serving any game object
+    ships (engine.plugin.waitress_server.create_server, waitress) in this process, serving any game object
     with ``name``, ``version`` and ``process(image, frame, *, explain, ...)``."""
     import threading
 
-    from engine.reload import GameHolder, GameSource
-    from engine.server import ServerOptions
-    from engine.waitress_server import create_server
+    from engine.plugin.reload import GameHolder, GameSource
+    from engine.plugin.app import ServerOptions
+    from engine.plugin.waitress_server import create_server
 
     started = []
 

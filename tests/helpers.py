@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from engine import protocol
+from engine.plugin import protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def post_frame(url: str, image: np.ndarray, frame: dict[str, Any] | bytes, *, pa
                headers: dict[str, str] | None = None, conn: http.client.HTTPConnection | None = None) -> Reply:
     """POST one frame the way OverTrack does: multipart image + frame, explicit Content-Length.
 
-    The body goes out as engine.protocol.encode_request chunks (the image from its own memory).
+    The body goes out as engine.plugin.protocol.encode_request chunks (the image from its own memory).
     """
     enc = protocol.encode_request(image, frame)
     target = path if path is not None else (urlsplit(url).path or "/")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.client import PluginClient, PluginHTTPError, PluginUnreachable
-from engine.protocol import ProtocolError, build_answer, parse_request
+from engine.plugin.client import PluginClient, PluginHTTPError, PluginUnreachable
+from engine.plugin.protocol import ProtocolError, build_answer, parse_request
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_sources import SMUCKERS, make_video, need_data, read_index  # noqa: E402

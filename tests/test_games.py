@@ -37,7 +37,7 @@ def test_golden_frames(game: str) -> None:
 
 def test_samples_cover_manifest_melee_frames() -> None:
     """The melee samples include the four frames the manifest gives truth for (more may follow)."""
-    from engine.golden import load_samples
+    from engine.debug.golden import load_samples
 
     samples = load_samples(REPO / "games" / "melee.samples.yaml")
     frames = sorted(s.frame_no for s in samples if s.kind == "video")
@@ -45,7 +45,7 @@ def test_samples_cover_manifest_melee_frames() -> None:
 
 
 def test_golden_compare_rules() -> None:
-    from engine.golden import same
+    from engine.debug.golden import same
 
     assert same(12, 12.0) and same("P2020", "P2020") and not same(12, 13)
     assert same(None, None) and not same(0, None) and not same(None, 0)
@@ -63,7 +63,7 @@ def test_other_games_frames_are_not_taken_for_this_game(game: str) -> None:
     _need_data()
     import cv2
 
-    from engine.game import load_game
+    from engine.runtime.game import load_game
 
     g = load_game(REPO / "games" / f"{game}.yaml", assets=[DATA], budget_ms=float("inf"))
     others = sorted(p for p in DATA.glob("*/*") if p.suffix in (".png", ".jpg")
@@ -103,7 +103,7 @@ def test_stress_rereads_samples_as_other_captures() -> None:
 def test_capture_variants() -> None:
     import numpy as np
 
-    from engine.perturb import VARIANTS, parse_variants
+    from engine.debug.perturb import VARIANTS, parse_variants
 
     img = np.zeros((1080, 1920, 3), np.uint8)
     img[500:520, 900:920] = 200
@@ -124,8 +124,8 @@ def test_apex_numbers_are_never_wrong_under_capture_variants() -> None:
     capture of the shared apex frames read reserve 19 as 193/219, kills 11 as 1 and damage
     982 as 9182. A number may come back null under a variant, never as another number."""
     _need_data()
-    from engine.golden import _outcome, load_samples, run_samples
-    from engine.perturb import VARIANTS
+    from engine.debug.golden import _outcome, load_samples, run_samples
+    from engine.debug.perturb import VARIANTS
 
     game = REPO / "games" / "apex.yaml"
     samples = load_samples(REPO / "games" / "apex.samples.yaml")

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.errors import GameFileError
-from engine.game import load_game
+from engine.lang.errors import GameFileError
+from engine.runtime.game import load_game
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -374,7 +374,7 @@ def test_prep_chain_and_adaptive_threshold(game_file):
 
 
 def test_spread_widens_narrow_gaps_and_keeps_word_gaps():
-    from engine.glyphs import spread
+    from engine.vision.spacing import spread
     img = np.full((30, 100), 255, np.uint8)          # dark text on white, 20 px tall
     for x0, x1 in ((10, 14), (16, 20), (60, 70)):    # gaps: 2 px, then a 40 px word gap
         img[5:25, x0:x1] = 0
@@ -391,7 +391,7 @@ def test_spread_widens_narrow_gaps_and_keeps_word_gaps():
 
 
 def test_clear_border_drops_blobs_touching_the_edge():
-    from engine.glyphs import clear_border
+    from engine.vision.spacing import clear_border
     img = np.zeros((40, 120), np.uint8)               # white text on black
     img[10:30, 40:50] = 255                           # a glyph inside the box
     img[0:5, 0:30] = 255                              # a bar cut by the top-left edge
@@ -405,7 +405,7 @@ def test_clear_border_drops_blobs_touching_the_edge():
 
 
 def test_character_bounds_count_glyphs_and_touching_pairs():
-    from engine.glyphs import character_bounds
+    from engine.vision.spacing import character_bounds
     img = np.full((30, 120), 255, np.uint8)
     for x0 in (5, 20, 35):
         img[5:25, x0:x0 + 8] = 0                      # three 20 px tall glyphs
@@ -418,7 +418,7 @@ def test_character_bounds_count_glyphs_and_touching_pairs():
 def test_check_glyphs_turns_a_made_up_digit_into_null(game_file, monkeypatch):
     """Tesseract sometimes adds a digit ("982" read "9182"): with check_glyphs, a read with
     more characters than the crop has glyphs is null with the reason, not a wrong number."""
-    from engine.ocr import OcrEngine
+    from engine.vision.ocr import OcrEngine
     p = game_file("""
         game: x
         regions:
@@ -442,9 +442,9 @@ def test_check_glyphs_turns_a_made_up_digit_into_null(game_file, monkeypatch):
 def test_spread_reads_apex_summary_eleven():
     """The duos summary kills "11": two narrow ones that Tesseract merges unless spread."""
     need_data()
-    from engine.ocr import OcrConfig, OcrEngine
-    from engine.prep import compile_prep, run_prep
-    from engine.yamlsrc import Located
+    from engine.vision.ocr import OcrConfig, OcrEngine
+    from engine.vision.prep import compile_prep, run_prep
+    from engine.lang.yamlsrc import Located
     img = cv2.imread(str(DATA / "apex" / "squad_summary_duos.png"))
     crop = img[386:436, 998:1128]                     # the second card's kills row
     yellow = {"inrange": {"space": "hsv", "ranges": [[[12, 100, 100], [40, 255, 255]]]}}
@@ -1039,7 +1039,7 @@ def test_field_when_takes_part_in_the_run_order_and_cycle_check(game_file):
 
 
 def test_vocabulary_allows_one_edit_per_three_characters():
-    from engine.textpost import Rejected, closest
+    from engine.vision.textpost import Rejected, closest
     words = ["RE-45", "P2020", "WINGMAN", "HEMLOK"]
     assert closest("WINGMEN", words, 2)[:2] == ("WINGMAN", 1)
     assert closest("WlNGMEN", words, 2)[:2] == ("WINGMAN", 2)      # 7 letters: 2 edits allowed

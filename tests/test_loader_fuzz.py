@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import GameFileError
-from engine.game import load_game
+from engine.lang.errors import GameFileError
+from engine.runtime.game import load_game
 
 VALID = """\
 game: fuzz

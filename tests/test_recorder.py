@@ -1,4 +1,4 @@
-"""engine.recorder: what a recorded frame keeps, the crop/budget bounds, and that recording never
+"""engine.debug.recorder: what a recorded frame keeps, the crop/budget bounds, and that recording never
 blocks the caller."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.recorder import Recorder, jsonable
-from engine.results import FrameOutput, ProcessorTrace, StepTrace
+from engine.debug.recorder import Recorder, jsonable
+from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
 
 
 def noise(seed: int = 0) -> np.ndarray:
@@ -210,8 +210,8 @@ def test_recording_overhead_on_the_callers_thread(tmp_path):
 
 
 def test_server_hook_records_the_answer_the_server_sends(tmp_path):
-    from engine.protocol import FrameRequest
-    from engine.recorder import server_hook
+    from engine.plugin.protocol import FrameRequest
+    from engine.debug.recorder import server_hook
 
     img = noise()
     frame = frame_of(3)
@@ -231,7 +231,7 @@ def test_otrig_serve_record_writes_a_recording(tmp_path):
     import sys
     import urllib.request
 
-    from engine.protocol import encode_request
+    from engine.plugin.protocol import encode_request
 
     data = Path(__file__).parents[1].parent / "shared" / "data"
     if not data.is_dir():

@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from engine.recorder import Recorder
-from engine.report import build_context, load_recording, render_report
+from engine.debug.recorder import Recorder
+from engine.debug.report import build_context, load_recording, render_report
 
 from test_recorder import record_run
 
@@ -357,7 +357,7 @@ def test_cut_writes_the_region_box(tmp_path):
     need_data()
     src = DATA / "apex" / "t8cp8hhm.jpg"
     game = ROOT / "tests" / "games" / "report_apex.yaml"  # its regions are known here
-    from engine.game import load_game
+    from engine.runtime.game import load_game
     g = load_game(game, assets=[DATA])
     if not hasattr(g, "region_boxes"):
         pytest.skip("engine without region_boxes yet")

@@ -60,10 +60,10 @@ def test_images_and_video_to_file(media):
 
 
 def test_answer_format_matches_the_server(media):
-    """Each line is engine.protocol.build_answer of the frame's JSON text: the frame, then objects."""
-    from engine.game import load_game
-    from engine.protocol import build_answer
-    from engine.sources import read_image
+    """Each line is engine.plugin.protocol.build_answer of the frame's JSON text: the frame, then objects."""
+    from engine.runtime.game import load_game
+    from engine.plugin.protocol import build_answer
+    from engine.media.sources import read_image
 
     game = load_game(ROOT / "games" / "echo.yaml")
     image, frame = read_image(media["png"])

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import protocol
-from engine.results import FrameOutput
+from engine.plugin import protocol
+from engine.runtime.results import FrameOutput
 from helpers import connect, get, indexed_image, make_image, post_frame, read_index
 
 IMAGE = make_image(1)

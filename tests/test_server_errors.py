@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import protocol
-from engine.reload import GameHolder, GameSource
-from engine.results import FrameOutput
-from engine.server import ServerOptions, make_app
-from engine.waitress_server import create_server
+from engine.plugin import protocol
+from engine.plugin.reload import GameHolder, GameSource
+from engine.runtime.results import FrameOutput
+from engine.plugin.app import ServerOptions, make_app
+from engine.plugin.waitress_server import create_server
 from helpers import get, make_image, multipart, post_body, post_frame, run_otrig
 
 IMAGE = make_image(2)

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.errors import SourceError
-from engine.sources import VideoSource, ahead, probe_video, read_image, sample_indices
+from engine.lang.errors import SourceError
+from engine.media.sources import VideoSource, ahead, probe_video, read_image, sample_indices
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
 SMUCKERS = DATA / "melee" / "smuckers.mp4"

@@ -5,7 +5,7 @@ import calendar
 
 import pytest
 
-from engine.timefmt import centiseconds, format_relative, format_timestamp
+from engine.media.timefmt import centiseconds, format_relative, format_timestamp
 
 
 @pytest.mark.parametrize("seconds, text", [

@@ -6,8 +6,8 @@ from typing import Literal
 
 import numpy as np
 
-from engine.regions import IntBox
-from engine.schema import param
+from engine.vision.regions import IntBox
+from engine.lang.schema import param
 from engine.steps.base import BoxResult, ColorRangeStep, FrameContext
 
 

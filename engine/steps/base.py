@@ -1,7 +1,7 @@
 """What every step shares: a region to look at, preparation, and a result per box.
 
 A step type is one dataclass: its fields are the YAML keys (validated and turned into a
-JSON Schema by :mod:`engine.schema`); ``compile`` does the load-time work once;
+JSON Schema by :mod:`engine.lang.schema`); ``compile`` does the load-time work once;
 ``measure`` looks at one prepared crop on the hot path.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from engine.prep import ColorRanges, Op, compile_prep, parse_ranges, run_prep
-from engine.regions import CompiledRegion, Geometry, IntBox, RegionMapper, _clip
-from engine.schema import param
-from engine.yamlsrc import KeyPath, Located
+from engine.vision.prep import ColorRanges, Op, compile_prep, parse_ranges, run_prep
+from engine.vision.regions import CompiledRegion, Geometry, IntBox, RegionMapper, _clip
+from engine.lang.schema import param
+from engine.lang.yamlsrc import KeyPath, Located
 
 
 @dataclass(kw_only=True)

@@ -7,9 +7,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from engine.prep import to_space
-from engine.regions import IntBox
-from engine.schema import param
+from engine.vision.prep import to_space
+from engine.vision.regions import IntBox
+from engine.lang.schema import param
 from engine.steps.base import BoxResult, FrameContext, Step
 
 

@@ -8,15 +8,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from engine.assets import resolve_dir
-from engine.glyphs import character_bounds
-from engine.ocr import OcrConfig, OcrEngine, OcrUnavailable
-from engine.prep import compile_prep, run_prep
-from engine.regions import IntBox
-from engine.schema import param
+from engine.lang.assets import resolve_dir
+from engine.vision.spacing import character_bounds
+from engine.vision.ocr import OcrConfig, OcrEngine, OcrUnavailable
+from engine.vision.prep import compile_prep, run_prep
+from engine.vision.regions import IntBox
+from engine.lang.schema import param
 from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
-from engine.textpost import Rejected, TextRules
-from engine.yamlsrc import KeyPath
+from engine.vision.textpost import Rejected, TextRules
+from engine.lang.yamlsrc import KeyPath
 
 
 @dataclass(kw_only=True)

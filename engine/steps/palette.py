@@ -7,10 +7,10 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from engine.regions import IntBox
-from engine.schema import param
+from engine.vision.regions import IntBox
+from engine.lang.schema import param
 from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
-from engine.yamlsrc import KeyPath
+from engine.lang.yamlsrc import KeyPath
 
 
 @dataclass(kw_only=True)

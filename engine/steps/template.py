@@ -12,11 +12,11 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from engine.assets import resolve_glob
-from engine.regions import IntBox
-from engine.schema import param
+from engine.lang.assets import resolve_glob
+from engine.vision.regions import IntBox
+from engine.lang.schema import param
 from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
-from engine.yamlsrc import KeyPath
+from engine.lang.yamlsrc import KeyPath
 
 _METHODS = {
     "ccoeff_normed": cv2.TM_CCOEFF_NORMED,

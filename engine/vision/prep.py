@@ -12,8 +12,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from engine.glyphs import clear_border, spread
-from engine.yamlsrc import KeyPath, Located
+from engine.vision.spacing import clear_border, spread
+from engine.lang.yamlsrc import KeyPath, Located
 
 Op = Callable[[np.ndarray], np.ndarray]
 

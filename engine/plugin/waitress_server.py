@@ -17,9 +17,9 @@ import threading
 import time
 from typing import Any, Callable
 
-from engine import protocol
-from engine.reload import GameHolder, ReloadWatcher
-from engine.server import (HEALTH_PATH, JSON_TYPE, ServerOptions, check_bind, error_body, log, make_app,
+from engine.plugin import protocol
+from engine.plugin.reload import GameHolder, ReloadWatcher
+from engine.plugin.app import (HEALTH_PATH, JSON_TYPE, ServerOptions, check_bind, error_body, log, make_app,
                            too_large_message)
 
 
@@ -310,7 +310,7 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
         log.warning(warning)
     recorder = None
     if options.record is not None:  # --record DIR: see engine/recorder.py
-        from engine.recorder import Recorder, server_hook
+        from engine.debug.recorder import Recorder, server_hook
         recorder = Recorder(options.record, game=game_holder.game, **options.record_limits)
         options.frame_hooks.append(server_hook(recorder))
     server = create_server(game_holder, options)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.yamlsrc import KeyPath
+from engine.lang.yamlsrc import KeyPath
 
 if TYPE_CHECKING:
     from engine.steps.base import CompileContext

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import yaml
 
-from engine.errors import SourceError
+from engine.lang.errors import SourceError
 
 FRAME_W, FRAME_H = 1920, 1080
 _MISSING = object()
@@ -263,9 +263,9 @@ def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Seq
     """Load the game once per distinct viewport and run every sample as its own stream.
 
     ``transform``, if given, changes each 1920x1080 frame before it is read (a capture
-    variant of :mod:`engine.perturb`).
+    variant of :mod:`engine.debug.perturb`).
     """
-    from engine.game import load_game  # late: the engine may be heavy to import
+    from engine.runtime.game import load_game  # late: the engine may be heavy to import
 
     roots = [Path(a) for a in assets]
     games: dict[Any, Any] = {}

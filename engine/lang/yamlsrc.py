@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from engine.errors import GameFileError
+from engine.lang.errors import GameFileError
 
 KeyPath = tuple[Any, ...]
 

@@ -1,10 +1,10 @@
 """The OverTrack plugin HTTP app behind `otrig serve`: a Bottle app (`make_app`).
 
 It takes the body as one buffer (read once from ``wsgi.input``, or received in place by
-:mod:`engine.waitress_server`, which serves it), parses it with :mod:`engine.protocol` (the
+:mod:`engine.plugin.waitress_server`, which serves it), parses it with :mod:`engine.plugin.protocol` (the
 image is a read-only view, never copied), runs the game, and answers. bottle's form parsing
 is never used. Every error is JSON ``{"error": {"code", "message", ...}}``. Frames that fail
-go to the fault folder (:mod:`engine.faults`), which copies what it keeps.
+go to the fault folder (:mod:`engine.plugin.faults`), which copies what it keeps.
 """
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from typing import Any, Callable
 
 import bottle
 
-from engine import protocol
-from engine.protocol import ProtocolError
-from engine.faults import FaultSaver
-from engine.reload import GameHolder, scrub_paths
+from engine.plugin import protocol
+from engine.plugin.protocol import ProtocolError
+from engine.plugin.faults import FaultSaver
+from engine.plugin.reload import GameHolder, scrub_paths
 
 log = logging.getLogger("otrig.server")
 
@@ -42,7 +42,7 @@ class ServerOptions:
     reload_interval: float = 0.5
     explain: bool = False
     token: str | None = None
-    record: Path | None = None          # --record DIR: wired by engine.recorder
+    record: Path | None = None          # --record DIR: wired by engine.debug.recorder
     record_limits: dict[str, Any] = field(default_factory=dict)  # Recorder bounds (crops_every, ...)
     fault_dir: Path = Path("otrig-faults")
     max_faults: int = 20

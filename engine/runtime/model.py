@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.regions import RegionSpec
-from engine.schema import describe, object_schema, param, parse
+from engine.vision.regions import RegionSpec
+from engine.lang.schema import describe, object_schema, param, parse
 from engine.steps import STEP_TYPES, Step
-from engine.prep import prep_schema
-from engine.yamlsrc import KeyPath, Located
+from engine.vision.prep import prep_schema
+from engine.lang.yamlsrc import KeyPath, Located
 
 RESERVED_PROCESSORS = {"errors", "explain", "otrig_conflicts"}
 RESERVED_FIELDS = {"confidence", "null_reasons", "age"}
@@ -228,7 +228,7 @@ def parse_game(src: Located) -> GameSpec:
 
 
 def game_schema() -> dict[str, Any]:
-    from engine.schema import json_schema
+    from engine.lang.schema import json_schema
     s = json_schema(GameSpec)
     s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     s["title"] = "otrig game file"

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.protocol import HEIGHT, WIDTH
-from engine.schema import param
+from engine.plugin.protocol import HEIGHT, WIDTH
+from engine.lang.schema import param
 
 Box = tuple[float, float, float, float]
 IntBox = tuple[int, int, int, int]

@@ -1,4 +1,4 @@
-"""`otrig report`: turn a recording (engine.recorder) into one self-contained HTML page.
+"""`otrig report`: turn a recording (engine.debug.recorder) into one self-contained HTML page.
 
 The page is rendered with Jinja2 from ``templates/report.html.j2``; images are embedded as
 base64 data URIs by default so the single file can be moved and opened offline from file://.
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.recorder import FRAMES_FILE, META_FILE
+from engine.debug.recorder import FRAMES_FILE, META_FILE
+from engine.lang.shipped import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TIMELINE_W = 1000          # SVG user units of the timeline's drawing area
 FRAME_W, FRAME_H = 1920, 1080
 STATUSES = ("hit", "miss", "skip", "error")
@@ -559,7 +559,7 @@ def _pct(v: Any) -> str:
 
 def environment():
     import jinja2
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=jinja2.select_autoescape(["html", "j2", "svg"]),
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = _fmt

@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from engine.yamlsrc import KeyPath, Located
+from engine.lang.yamlsrc import KeyPath, Located
 
 MISSING = dataclasses.MISSING
 

@@ -2,7 +2,7 @@
 
 Per frame: find the stream's state, map the geometry (cached), then for each processor in
 dependency order: gate, cadence, run its steps, smooth, and emit. Nothing here reads files
-or YAML; everything was prepared by :mod:`engine.game`.
+or YAML; everything was prepared by :mod:`engine.runtime.game`.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.expr import Expr, ScreenName, wrap
-from engine.regions import Geometry, IntBox, RegionMapper, geometry_for
-from engine.results import FrameOutput, ProcessorTrace, StepTrace
-from engine.state import StreamState, StreamStates, frame_time, stream_key
+from engine.lang.expr import Expr, ScreenName, wrap
+from engine.vision.regions import Geometry, IntBox, RegionMapper, geometry_for
+from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
+from engine.runtime.state import StreamState, StreamStates, frame_time, stream_key
 from engine.steps.base import FrameContext, Step, StepResult
 
 

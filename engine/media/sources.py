@@ -35,9 +35,9 @@ from typing import Any, Iterable, Iterator, TypeVar
 import cv2
 import numpy as np
 
-from engine.errors import SourceError
-from engine.protocol import HEIGHT, WIDTH
-from engine.timefmt import format_relative, format_timestamp
+from engine.lang.errors import SourceError
+from engine.plugin.protocol import HEIGHT, WIDTH
+from engine.media.timefmt import format_relative, format_timestamp
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 

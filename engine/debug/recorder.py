@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.results import FrameOutput, StepTrace
+from engine.runtime.results import FrameOutput, StepTrace
 
 FRAMES_FILE = "frames.jsonl"
 META_FILE = "meta.json"
@@ -438,7 +438,7 @@ def describe_game(game: Any) -> dict[str, Any]:
 def server_hook(recorder: Recorder):
     """A ``ServerOptions.frame_hooks`` entry: ``hook(request, output, explain)`` records the
     frame, with the answer exactly as the server builds it. Never blocks (drops when behind)."""
-    from engine.protocol import build_answer
+    from engine.plugin.protocol import build_answer
 
     def hook(req: Any, out: FrameOutput, explain: bool = False) -> None:
         try:

@@ -1,7 +1,7 @@
 """A plugin client: POST frames to an OverTrack plugin the way OverTrack does.
 
 One keep-alive ``http.client`` connection; each request is the multipart body from
-``engine.protocol.encode_request`` sent chunk by chunk with an explicit Content-Length, the
+``engine.plugin.protocol.encode_request`` sent chunk by chunk with an explicit Content-Length, the
 image straight from its own memory (a memoryview, never copied into one big body).
 
     client = PluginClient("http://127.0.0.1:5000", timeout=30)
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from engine.protocol import encode_request
+from engine.plugin.protocol import encode_request
 
 
 class PluginError(Exception):

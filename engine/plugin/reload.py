@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from engine.errors import GameFileError, GameFileErrors
-from engine.game import CompiledGame, load_game
+from engine.lang.errors import GameFileError, GameFileErrors
+from engine.runtime.game import CompiledGame, load_game
 
 log = logging.getLogger("otrig.server")
 

@@ -12,17 +12,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.assets import asset_roots
-from engine.errors import GameFileError
-from engine.expr import ExprError, compile_expr
-from engine.graph import CompiledField, CompiledProcessor, CompiledScreen, Graph
-from engine.model import GameSpec, ProcessorSpec, parse_game
-from engine.regions import CompiledRegion, IntBox, RegionMapper
-from engine.results import FrameOutput
+from engine.lang.assets import asset_roots
+from engine.lang.shipped import resolve_game_path
+from engine.lang.errors import GameFileError
+from engine.lang.expr import ExprError, compile_expr
+from engine.runtime.graph import CompiledField, CompiledProcessor, CompiledScreen, Graph
+from engine.runtime.model import GameSpec, ProcessorSpec, parse_game
+from engine.vision.regions import CompiledRegion, IntBox, RegionMapper
+from engine.runtime.results import FrameOutput
 from engine.steps.base import CompileContext
-from engine.yamlsrc import Located, load_yaml
+from engine.lang.yamlsrc import Located, load_yaml
 
-GAMES_DIR = Path(__file__).resolve().parent.parent / "games"
 
 
 @dataclass
@@ -67,15 +67,6 @@ class CompiledGame:
                 extras.append("not emitted")
             lines.append(f"  {p.name}: {what}" + (f" [{'; '.join(extras)}]" if extras else ""))
         return "\n".join(lines)
-
-
-def resolve_game_path(game: str | Path) -> Path:
-    """A path, or the name of a shipped game (`apex` -> games/apex.yaml)."""
-    p = Path(game)
-    if p.exists() or p.suffix in (".yaml", ".yml"):
-        return p
-    shipped = GAMES_DIR / f"{game}.yaml"
-    return shipped if shipped.exists() else p
 
 
 def load_game(path: str | Path, *, assets: Sequence[str | Path] = (),

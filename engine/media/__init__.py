@@ -1,0 +1,1 @@
+"""Where frames come from: video and image sources (PyAV), and time formatting."""

@@ -1,0 +1,1 @@
+"""The shipped game files, as package data (see engine.lang.shipped)."""

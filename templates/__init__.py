@@ -1,0 +1,1 @@
+"""The report template, as package data (see engine.lang.shipped)."""
