@@ -23,24 +23,24 @@ def synthetic_output(i: int, img: np.ndarray) -> FrameOutput:
     """A frame's run as the engine reports it: a screen group, an OCR and a template field."""
     in_game = (i // 5) % 2 == 0
     out = FrameOutput(objects={"screen": {"name": "in_game" if in_game else None}})
-    out.processors.append(ProcessorTrace("screen", "ran", ms=0.4, hit=in_game))
-    out.steps.append(StepTrace("screen", "in_game[0]", "fraction", "hit" if in_game else "miss",
+    out.processors.append(ProcessorTrace(name="screen", status="ran", ms=0.4, hit=in_game))
+    out.steps.append(StepTrace(processor="screen", step="in_game[0]", kind="fraction", status="hit" if in_game else "miss",
                                value=0.3 if in_game else 0.01, score=0.3 if in_game else 0.01, threshold=0.05,
                                ms=0.2, boxes=[(1700, 950, 100, 60)], crop=img[950:1010, 1700:1800],
                                prepared=img[950:1010, 1700:1800, 0] > 100))
     if in_game:
         clip = 30 - i % 5
         out.objects["weapon"] = {"clip": clip, "name": "R-99"}
-        out.processors.append(ProcessorTrace("weapon", "ran", ms=3.0 + i % 3, hit=True))
-        out.steps.append(StepTrace("weapon", "clip", "ocr", "hit", value=clip, score=0.9, ms=2.5,
+        out.processors.append(ProcessorTrace(name="weapon", status="ran", ms=3.0 + i % 3, hit=True))
+        out.steps.append(StepTrace(processor="weapon", step="clip", kind="ocr", status="hit", value=clip, score=0.9, ms=2.5,
                                    boxes=[(1733, 965, 46, 29)], details={"text": str(clip), "conf": 90.0},
                                    crop=img[965:994, 1733:1779], prepared=img[965:994, 1733:1779, 1]))
-        out.steps.append(StepTrace("weapon", "name", "template", "hit" if i % 3 else "miss", value="R-99",
+        out.steps.append(StepTrace(processor="weapon", step="name", kind="template", status="hit" if i % 3 else "miss", value="R-99",
                                    score=np.float32(0.81), threshold=0.8, ms=1.0, boxes=[(1576, 1039, 46, 12)],
                                    details={"best": "R-99", "runner_up": "P2020", "runner_up_score": 0.6,
                                             "margin": 0.21}, crop=img[1039:1051, 1576:1622]))
     else:
-        out.processors.append(ProcessorTrace("weapon", "skip", reason='gate: screen == "in_game"'))
+        out.processors.append(ProcessorTrace(name="weapon", status="skip", reason='gate: screen == "in_game"'))
     return out
 
 
@@ -141,7 +141,7 @@ def test_json_lines_also_stop_at_the_budget(tmp_path):
     big = {"blob": "x" * 250}
     img = noise()
     for i in range(2000):
-        out = FrameOutput(objects={"p": {"v": i, **big}}, processors=[ProcessorTrace("p", "ran", hit=True)])
+        out = FrameOutput(objects={"p": {"v": i, **big}}, processors=[ProcessorTrace(name="p", status="ran", hit=True)])
         rec.record(img, frame_of(i), None, out, wait=True)
     stats = rec.close()
     assert du(tmp_path) <= 0.15 * 1024 * 1024

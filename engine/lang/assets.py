@@ -5,12 +5,19 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from engine.lang.yamlsrc import KeyPath
+from engine.lang.yamlsrc import KeyPath, Located
 
-if TYPE_CHECKING:
-    from engine.steps.base import CompileContext
+
+class AssetContext(Protocol):
+    """What a lookup needs from the load in progress: the roots, and the source for errors."""
+
+    @property
+    def src(self) -> Located: ...
+
+    @property
+    def asset_roots(self) -> list[Path]: ...
 
 
 def asset_roots(game_dir: Path, file_assets: list[str], extra: list[str | Path]) -> list[Path]:
@@ -27,13 +34,13 @@ def asset_roots(game_dir: Path, file_assets: list[str], extra: list[str | Path])
     return seen
 
 
-def _check_relative(pattern: str, ctx: "CompileContext", path: KeyPath) -> None:
+def _check_relative(pattern: str, ctx: AssetContext, path: KeyPath) -> None:
     p = Path(pattern)
     if p.is_absolute() or ".." in p.parts:
         raise ctx.src.error(path, f"asset path {pattern!r} must be relative to the asset roots, without '..'")
 
 
-def resolve_glob(pattern: str, ctx: "CompileContext", path: KeyPath, suffixes: tuple[str, ...] = (".png",)) -> list[Path]:
+def resolve_glob(pattern: str, ctx: AssetContext, path: KeyPath, suffixes: tuple[str, ...] = (".png",)) -> list[Path]:
     """Files matching ``pattern`` (a glob or folder) in the first asset root that has any."""
     _check_relative(pattern, ctx, path)
     for root in ctx.asset_roots:
@@ -50,7 +57,7 @@ def resolve_glob(pattern: str, ctx: "CompileContext", path: KeyPath, suffixes: t
                               f"cut templates from your own screenshots with `otrig cut` and pass --assets DIR")
 
 
-def resolve_dir(name: str, ctx: "CompileContext", path: KeyPath) -> Path:
+def resolve_dir(name: str, ctx: AssetContext, path: KeyPath) -> Path:
     _check_relative(name, ctx, path)
     for root in ctx.asset_roots:
         if (root / name).is_dir():

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from engine.lang.errors import SourceError
-from engine.plugin.protocol import HEIGHT, WIDTH
+from engine.vision.frame import HEIGHT, WIDTH
 from engine.media.timefmt import format_relative, format_timestamp
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}

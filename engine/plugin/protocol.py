@@ -21,9 +21,7 @@ from typing import Any
 
 import numpy as np
 
-WIDTH = 1920
-HEIGHT = 1080
-IMAGE_BYTES = WIDTH * HEIGHT * 3  # 6,220,800
+from engine.vision.frame import HEIGHT, IMAGE_BYTES, WIDTH
 # The image plus a generous allowance for the frame JSON and the multipart framing.
 DEFAULT_MAX_BODY = IMAGE_BYTES + 4 * 1024 * 1024
 # Where extracted objects go when their name is already a key of the client's frame.

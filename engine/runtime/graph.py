@@ -134,7 +134,7 @@ class Graph:
 
     def _run_processor(self, proc: CompiledProcessor, st: StreamState, t: float, fc: FrameContext,
                        current: dict[str, Any], out: FrameOutput, start: float) -> None:
-        trace = ProcessorTrace(proc.name, "skip")
+        trace = ProcessorTrace(name=proc.name, status="skip")
         out.processors.append(trace)
         if (time.perf_counter() - start) * 1000 > self.budget_ms:
             trace.reason = f"time budget: the frame's {self.budget_ms:g} ms were used up"
@@ -190,17 +190,19 @@ class Graph:
         if t0 > fc.deadline:
             # a slow step cannot be interrupted, but no further step starts after the budget
             reason = f"time budget: the frame's {self.budget_ms:g} ms were used up"
-            out.steps.append(StepTrace(proc.name, label, step.kind, "skip", reason=reason))
-            return StepResult(None, False, reason=reason)
+            out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="skip", reason=reason))
+            return StepResult(value=None, hit=False, reason=reason)
         try:
             r = step.run(fc)
         except Exception as e:  # one step's failure fails only its processor
-            out.steps.append(StepTrace(proc.name, label, step.kind, "error", reason=f"{type(e).__name__}: {e}",
+            out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="error",
+                                       reason=f"{type(e).__name__}: {e}",
                                        ms=(time.perf_counter() - t0) * 1000))
             raise ProcessorFailure(label, e) from e
         out.steps.append(StepTrace(
-            proc.name, label, step.kind, "hit" if r.hit else "miss", r.value, r.score, r.threshold, r.reason,
-            (time.perf_counter() - t0) * 1000, list(r.boxes), r.details, r.crop, r.prepared))
+            processor=proc.name, step=label, kind=step.kind, status="hit" if r.hit else "miss", value=r.value,
+            score=r.score, threshold=r.threshold, reason=r.reason, ms=(time.perf_counter() - t0) * 1000,
+            boxes=list(r.boxes), details=r.details, crop=r.crop, prepared=r.prepared))
         return r
 
     def _run_fields(self, proc: CompiledProcessor, st: StreamState, t: float, fc: FrameContext,
@@ -215,7 +217,7 @@ class Graph:
                 ns[proc.name] = wrap(obj)  # its own fields read so far this frame
                 if not f.gate.evaluate(ns):
                     why = f"when: {f.gate.text}"
-                    out.steps.append(StepTrace(proc.name, f.name, f.step.kind, "skip", reason=why))
+                    out.steps.append(StepTrace(processor=proc.name, step=f.name, kind=f.step.kind, status="skip", reason=why))
                     obj[f.name] = None
                     reasons[f.name] = why
                     if proc.confidence:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StepTrace:
     """One step's run on one frame, for --record and the report."""
 
@@ -26,7 +26,7 @@ class StepTrace:
     prepared: np.ndarray | None = None   # after preparation
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ProcessorTrace:
     name: str
     status: str            # "ran", "skip" or "error"
@@ -35,7 +35,7 @@ class ProcessorTrace:
     hit: bool = False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FrameOutput:
     objects: dict[str, Any]                       # one top-level object per processor that emitted
     errors: dict[str, Any] = field(default_factory=dict)  # processor -> {"step", "message"}

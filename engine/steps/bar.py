@@ -33,4 +33,4 @@ class BarStep(ColorRangeStep):
         idx = np.nonzero(filled)[0]
         fill = float(idx[-1] + 1) / len(filled) if len(idx) else 0.0
         value = round(fill * 100, 1) if self.percent else round(fill, 4)
-        return BoxResult(value, True, fill)
+        return BoxResult(value=value, hit=True, score=fill)

@@ -55,7 +55,7 @@ class FrameContext:
     deadline: float = float("inf")  # perf_counter() value after which no step starts
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BoxResult:
     value: Any
     hit: bool
@@ -66,7 +66,7 @@ class BoxResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StepResult:
     value: Any
     hit: bool
@@ -133,14 +133,14 @@ class Step:
     def run(self, fc: FrameContext) -> StepResult:
         boxes = self.boxes(fc)
         if boxes is None:
-            return StepResult(None, False, threshold=self.threshold,
+            return StepResult(value=None, hit=False, threshold=self.threshold,
                               reason=f"'{self.region.from_}' found nothing to place this box by")  # type: ignore[union-attr]
         results: list[BoxResult] = []
         crop = prepared = None
         for (x, y, w, h) in boxes:
             crop = fc.image[y:y + h, x:x + w]
             if crop.size == 0:
-                results.append(BoxResult(None, False, reason="the box lies outside the frame"))
+                results.append(BoxResult(value=None, hit=False, reason="the box lies outside the frame"))
                 continue
             prepared = run_prep(self._prep, crop) if self._prep else crop
             r = self.measure(crop, prepared, (x, y, w, h), fc)
@@ -150,17 +150,18 @@ class Step:
         keep = fc.keep_images
         if len(results) == 1 and not (self._region is not None and self._region.multi):
             r = results[0]
-            return StepResult(r.value, r.hit, r.score, self.threshold, r.confidence, r.reason, r.location,
-                              boxes, r.details, crop if keep else None, prepared if keep else None)
+            return StepResult(value=r.value, hit=r.hit, score=r.score, threshold=self.threshold,
+                              confidence=r.confidence, reason=r.reason, location=r.location, boxes=boxes,
+                              details=r.details, crop=crop if keep else None, prepared=prepared if keep else None)
         confs = [r.confidence for r in results if r.confidence is not None]
         scores = [r.score for r in results if r.score is not None]
         reasons = [f"box {i}: {r.reason}" for i, r in enumerate(results) if r.reason]
         return StepResult(
-            [r.value for r in results], any(r.hit for r in results),
-            min(scores) if scores else None, self.threshold, min(confs) if confs else None,
-            "; ".join(reasons) or None, None, boxes,
-            {"per_box": [r.details for r in results]} if any(r.details for r in results) else {},
-            crop if keep else None, prepared if keep else None,
+            value=[r.value for r in results], hit=any(r.hit for r in results),
+            score=min(scores) if scores else None, threshold=self.threshold,
+            confidence=min(confs) if confs else None, reason="; ".join(reasons) or None, boxes=boxes,
+            details={"per_box": [r.details for r in results]} if any(r.details for r in results) else {},
+            crop=crop if keep else None, prepared=prepared if keep else None,
         )
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:

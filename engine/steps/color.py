@@ -30,4 +30,4 @@ class ColorStep(Step):
         else:
             flat = img.reshape(-1, img.shape[2] if img.ndim == 3 else 1)
             value = [float(v) for v in np.median(flat, axis=0)]
-        return BoxResult(value, True)
+        return BoxResult(value=value, hit=True)

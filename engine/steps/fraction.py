@@ -30,4 +30,4 @@ class FractionStep(ColorRangeStep):
         frac = cv2.countNonZero(mask) / mask.size
         hit = self.min <= frac <= self.max
         reason = None if hit else f"fraction {frac:.3f} not in [{self.min:g}, {self.max:g}]"
-        return BoxResult(round(frac, 4), hit, frac, None, reason)
+        return BoxResult(value=round(frac, 4), hit=hit, score=frac, reason=reason)

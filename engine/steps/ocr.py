@@ -133,13 +133,13 @@ class OcrStep(Step):
             details["glyphs"] = list(bounds)
             if not low <= chars <= high:
                 want = str(low) if low == high else f"{low}-{high}"
-                return BoxResult(None, False, conf / 100, conf / 100,
-                                 f"read {chars} characters where the glyphs hold {want} ({text!r})", details=details)
+                return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100,
+                                 reason=f"read {chars} characters where the glyphs hold {want} ({text!r})", details=details)
         if conf < self.min_conf:
-            return BoxResult(None, False, conf / 100, conf / 100, f"confidence {conf:.0f} < min_conf {self.min_conf:g}", details=details)
+            return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100, reason=f"confidence {conf:.0f} < min_conf {self.min_conf:g}", details=details)
         try:
             value, more = self._rules.apply(text)
         except Rejected as e:
-            return BoxResult(None, False, conf / 100, conf / 100, str(e), details=details)
+            return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100, reason=str(e), details=details)
         details.update(more)
-        return BoxResult(value, True, conf / 100, conf / 100, details=details)
+        return BoxResult(value=value, hit=True, score=conf / 100, confidence=conf / 100, details=details)

@@ -47,7 +47,7 @@ class PaletteStep(Step):
         if len(order) > 1:
             details["runner_up"] = self._names[int(order[1])]
         if d[best] > self.max_distance:
-            return BoxResult(None, False, float(d[best]), None,
-                             f"nearest {self._names[best]} is {d[best]:.0f} away (> {self.max_distance:g})", details=details)
+            return BoxResult(value=None, hit=False, score=float(d[best]),
+                             reason=f"nearest {self._names[best]} is {d[best]:.0f} away (> {self.max_distance:g})", details=details)
         conf = max(0.0, 1.0 - float(d[best]) / max(self.max_distance, 1e-6))
-        return BoxResult(self._names[best], True, float(d[best]), round(conf, 3), details=details)
+        return BoxResult(value=self._names[best], hit=True, score=float(d[best]), confidence=round(conf, 3), details=details)

@@ -128,7 +128,7 @@ class TemplateStep(Step):
             _, best, _, loc = cv2.minMaxLoc(res)
             ranked.append((float(best), t.label, (round(loc[0] / ms), round(loc[1] / ms), round(tw / ms), round(th / ms))))
         if not ranked:
-            return BoxResult(None, False, reason="every template is larger than the region")
+            return BoxResult(value=None, hit=False, reason="every template is larger than the region")
         ranked.sort(key=lambda r: -r[0])
         score, label, loc = ranked[0]
         runner = ranked[1] if len(ranked) > 1 else None
@@ -137,9 +137,9 @@ class TemplateStep(Step):
                    "runner_up_score": round(runner[0], 4) if runner else None, "margin": round(margin, 4),
                    "top": [[lbl, round(s, 4)] for s, lbl, _ in ranked[:5]]}
         if score < self.threshold:
-            return BoxResult(None, False, score, max(score, 0.0), f"best {label} scored {score:.3f} < threshold {self.threshold:g}",
+            return BoxResult(value=None, hit=False, score=score, confidence=max(score, 0.0), reason=f"best {label} scored {score:.3f} < threshold {self.threshold:g}",
                              details=details)
-        return BoxResult(label, True, score, max(0.0, min(1.0, score)), location=loc, details=details)
+        return BoxResult(value=label, hit=True, score=score, confidence=max(0.0, min(1.0, score)), location=loc, details=details)
 
     def _measure_all(self, image: np.ndarray, templates: list[_Template], box: IntBox) -> BoxResult:
         hits: list[tuple[float, str, IntBox]] = []
@@ -163,7 +163,8 @@ class TemplateStep(Step):
         value = [{"label": lbl, "score": round(s, 4), "box": [b[0] + box[0], b[1] + box[1], b[2], b[3]]}
                  for s, lbl, b in kept]
         best = max((s for s, _, _ in kept), default=None)
-        return BoxResult(value, bool(kept), best, best, None if kept else f"nothing scored >= {self.threshold:g}",
+        return BoxResult(value=value, hit=bool(kept), score=best, confidence=best,
+                         reason=None if kept else f"nothing scored >= {self.threshold:g}",
                          details={"hits": len(kept)})
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.plugin.protocol import HEIGHT, WIDTH
+from engine.vision.frame import HEIGHT, WIDTH
 from engine.lang.schema import param
 
 Box = tuple[float, float, float, float]
