@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OTRIG := $(VENV)/bin/otrig
 
-.PHONY: setup system venv demo test bench clean
+.PHONY: setup system venv demo test bench bench-smoke wheel-check clean
 
 setup: system venv
 
@@ -27,6 +27,14 @@ test: setup
 
 bench: setup
 	$(PY) bench/run
+
+# bench/run --quick as a test: left out of `make test`, run on its own by CI (.ci/run)
+bench-smoke: setup
+	$(PY) -m pytest -q -m bench tests/test_bench.py
+
+# build the wheel, install it in a fresh venv outside the checkout, run demo and report there
+wheel-check: setup
+	bash scripts/check-wheel.sh
 
 clean:
 	rm -rf $(VENV) out

@@ -21,7 +21,6 @@ from engine.lang.shipped import templates_dir
 
 TIMELINE_W = 1000          # SVG user units of the timeline's drawing area
 FRAME_W, FRAME_H = 1920, 1080
-STATUSES = ("hit", "miss", "skip", "error")
 # Step details shown in their own columns; every other detail is listed as key: value.
 _KNOWN_DETAILS = {"text", "raw", "conf", "confidence", "best", "runner_up", "runner_up_score", "second",
                   "second_score", "margin", "region"}

@@ -33,7 +33,3 @@ class GameFileErrors(Exception):
 
 class SourceError(Exception):
     """A video or image that cannot be read; the message says which file and why."""
-
-
-class StepError(Exception):
-    """A step failed on one frame; it fails only its own processor."""
