@@ -38,7 +38,7 @@ def game_cases() -> list[dict[str, Any]]:
 def _load_case(case: dict[str, Any]):
     """(game, image, source) for a case, loaded in this process."""
     from engine.runtime.game import load_game
-    from engine.debug.golden import load_samples, read_picture, resolve, to_frame
+    from engine.debug.golden import load_samples, read_sample, resolve
 
     game_path = ROOT / "games" / f"{case['game']}.yaml"
     viewport = None
@@ -47,14 +47,13 @@ def _load_case(case: dict[str, Any]):
                    if s.kind == "video" and s.frame_no == case["frame_no"]]
         s = samples[0]
         viewport = s.viewport
-        raw = read_picture(resolve(s.path, [DATA]), "video", s.frame_no)
+        image, read = read_sample(resolve(s.path, [DATA]), "video", s.frame_no)
         file = s.path
     else:
-        raw = read_picture(DATA / case["image"], "image", None)
+        image, read = read_sample(DATA / case["image"], "image", None)
         file = case["image"]
-    image = to_frame(raw)
     source = {"type": "video" if "video" in case else "image", "file": file,
-              "original_shape": [int(raw.shape[0]), int(raw.shape[1]), 3], "bench": "processing"}
+              "original_shape": read["source"]["original_shape"], "bench": "processing"}
     game = load_game(game_path, assets=[DATA], viewport=viewport)
     return game, image, source, viewport
 

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
-from engine.lang.errors import GameFileError, GameFileErrors
-from engine.runtime.game import load_game
+from cli.options import GAME_FILE_ERROR, GAME_HELP, Assets, load_game_reporting
 from engine.runtime.model import game_schema
 
 
 def check(
-    games: List[Path] = typer.Argument(..., help="game files to check (or shipped names: apex, valorant, ...)"),
-    assets: List[Path] = typer.Option([], "--assets", help="extra asset folder (repeatable); also OTRIG_ASSETS"),
+    games: Annotated[List[str], typer.Argument(metavar="GAME...", help=GAME_HELP, show_default=False)],
+    assets: Assets = [],  # noqa: B006 - typer's way to declare a repeatable option; never mutated
 ) -> None:
     """Validate game files: print each error as file:line:col: key: message and exit 1, or print a summary of the compiled graph.
 
@@ -23,24 +22,19 @@ def check(
       otrig check games/apex.yaml --assets ~/apex-art
 
       otrig check games/*.yaml
+
+      otrig check valorant
     """
     failed = False
     for game in games:
-        try:
-            compiled = load_game(game, assets=assets)
-        except GameFileErrors as e:
-            for err in e.errors:
-                typer.echo(str(err), err=True)
-            failed = True
-            continue
-        except GameFileError as e:
-            typer.echo(str(e), err=True)
+        compiled = load_game_reporting(game, assets=assets)
+        if compiled is None:
             failed = True
             continue
         typer.echo(compiled.summary())
         for w in compiled.warnings:
             typer.echo(f"warning: {w}", err=True)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(GAME_FILE_ERROR if failed else 0)
 
 
 def schema(

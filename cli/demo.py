@@ -217,31 +217,25 @@ def _stream(video: Path, url: str, fps: float, answers: Path, log: Path) -> tupl
 
 def _in_process(video: Path, assets: Path, fps: float, answers: Path, rec: Path | None) -> tuple[int, str, float]:
     """The same run without HTTP (--in-process): for debugging the game file only."""
-    from engine.runtime.game import load_game
-    from engine.plugin.protocol import build_answer
+    from cli.options import RecordLimits, load_game_or_exit, make_recorder
     from engine.media.sources import VideoSource
+    from engine.runtime.loop import run_frame
 
-    game = load_game(GAME, assets=[assets])
+    game = load_game_or_exit(GAME, assets=[assets])
     recorder = None
     if rec is not None:
-        try:
-            from engine.debug.recorder import Recorder
-            recorder = Recorder(rec, game=game, meta={"sources": [str(video)], "fps": fps})
-        except Exception as e:  # noqa: BLE001 - the report is optional here
-            _warn(f"no recording: {type(e).__name__}: {e}")
+        recorder = make_recorder(rec, game, RecordLimits(), block=True,
+                                 meta={"sources": [str(video)], "fps": fps})
     t0 = time.monotonic()
     n = 0
-    with open(answers, "wb") as f:
-        for image, frame in VideoSource(video, fps):
-            text = json.dumps(frame).encode()
-            out = game.process(image, frame, keep_images=recorder is not None)
-            answer = build_answer(text, frame, out.answer_objects())
-            f.write(answer + b"\n")
-            if recorder is not None:
-                recorder.record(image, frame, json.loads(answer), out, wait=True)
-            n += 1
-    if recorder is not None:
-        recorder.close()
+    try:
+        with open(answers, "wb") as f:
+            for image, frame in VideoSource(video, fps):
+                f.write(run_frame(game, image, frame, recorder=recorder).body + b"\n")
+                n += 1
+    finally:
+        if recorder is not None:
+            recorder.close()
     elapsed = time.monotonic() - t0
     return 0, f"in-process: {n} frames in {elapsed:.1f} s", elapsed
 
@@ -249,18 +243,6 @@ def _in_process(video: Path, assets: Path, fps: float, answers: Path, rec: Path 
 def _render_report(rec: Path, out: Path, log: Path) -> Path | None:
     p = subprocess.run(otrig_cmd("report", str(rec), "-o", str(out)), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
-    log.write_text(p.stdout.decode(errors="replace"), encoding="utf-8")
-    if p.returncode != 0 or not out.exists():
-        _warn(f"`otrig report` failed (status {p.returncode}); see {log}")
-        return None
-    return out
-
-
-def _render_report_offline(video: Path, assets: Path, fps: float, out: Path, log: Path) -> Path | None:
-    """`otrig report games/demo.yaml VIDEO`: the engine run in-process, recorded and rendered."""
-    p = subprocess.run(otrig_cmd("report", str(GAME), str(video), "-r", f"{fps:g}", "--assets", str(assets),
-                                 "-o", str(out)),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     log.write_text(p.stdout.decode(errors="replace"), encoding="utf-8")
     if p.returncode != 0 or not out.exists():
         _warn(f"`otrig report` failed (status {p.returncode}); see {log}")
@@ -281,7 +263,7 @@ def prepare(out: Path) -> dict[str, Any]:
 
 
 def demo(
-    out: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Folder for the video, truth, answers and report."),
+    out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the video, truth, answers and report."),
     fps: float = typer.Option(2.0, "--fps", "-r", min=0.1, max=30.0, help="Frames per second of video to stream to the server."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port for the server (default: a free one)."),
     keep_server: bool = typer.Option(False, "--keep-server", help="Leave the server running at the end (its URL is printed)."),
@@ -336,17 +318,8 @@ def demo(
             try:
                 health = server.wait_healthy()
             except RuntimeError as e:
-                tail = server.log_tail()
-                if report and server.proc.poll() is not None and "--record" in tail:
-                    # a server without the --record option: carry on without the report
-                    _warn("this `otrig serve` has no --record option; running without the report")
-                    server.stop()
-                    report = False
-                    server = Server(p, out / "assets", None, out / "serve.log")
-                    health = server.wait_healthy()
-                else:
-                    _warn(f"error: {e}\n--- {out / 'serve.log'} ---\n{tail}")
-                    raise typer.Exit(1)
+                _warn(f"error: {e}\n--- {out / 'serve.log'} ---\n{server.log_tail()}")
+                raise typer.Exit(1) from None
             game_info = health.get("game") if isinstance(health, dict) else None
             _say(f"  2. `otrig serve games/demo.yaml` is up at {server.url} in {time.monotonic() - t0:.1f} s"
                  + (f" (game {json.dumps(game_info)})" if game_info else ""))
@@ -370,11 +343,9 @@ def demo(
         if report and _recording_present(rec):
             report_path = _render_report(rec, out / "report.html", out / "report.log")
         elif report:
-            # an `otrig serve` that accepts --record but wrote nothing (an older build): still give a report
-            _say(f"     the server wrote no recording in {rec};\n"
-                 f"     rendering the report from an in-process run instead (otrig report games/demo.yaml ...)")
-            report_path = _render_report_offline(out / "demo.mp4", out / "assets", fps, out / "report.html",
-                                                 out / "report.log")
+            _warn(f"error: nothing was recorded in {rec}, so there is no report")
+        if report and report_path is None:
+            status = 1
         rows = score_answers(got, truth)
         _say("  4. what was read, against what was drawn:")
         _say(format_table(rows))

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Iterator, Optional, TextIO
+from typing import Generator, Optional, TextIO, cast
 
 import numpy as np
 import typer
 
+from cli.options import Fps, Seek
 from engine.plugin.client import (PluginBadAnswer, PluginClient, PluginHTTPError, PluginTimeout,
                            PluginUnreachable, changed_fields, check_url)
 from engine.lang.errors import SourceError
@@ -21,10 +22,11 @@ from engine.media.timefmt import format_relative
 READ_AHEAD = 2
 
 
-def samples(video: VideoSource) -> Iterator[tuple[np.ndarray, dict]]:
+def samples(video: VideoSource) -> Generator[tuple[np.ndarray, dict], None, None]:
     """The samples `otrig extract` posts, in order: decoded and converted in a background
-    thread while the main thread posts (close the iterator to stop that thread)."""
-    return video.ahead(READ_AHEAD)
+    thread while the main thread posts (close the generator to stop that thread)."""
+    # sources.ahead is a generator function; its close() is what stops the thread
+    return cast(Generator[tuple[np.ndarray, dict], None, None], video.ahead(READ_AHEAD))
 
 
 def _err(msg: str) -> None:
@@ -69,8 +71,8 @@ def extract(
     source: str = typer.Argument(..., metavar="SOURCE", help="Video file to take frames from (anything FFmpeg reads)."),
     destination: str = typer.Argument(..., metavar="DESTINATION",
                                       help="Plugin URL to POST frames to, e.g. http://localhost:5000"),
-    fps: float = typer.Option(1.0, "--fps", "-r", min=0.0, help="Frames per second of video to post (can be decimal: 0.5 = one frame every 2 s)."),
-    seek: float = typer.Option(0.0, "--seek", "-s", min=0.0, help="Seconds into the video to start at."),
+    fps: Fps = 1.0,
+    seek: Seek = 0.0,
     realtime: bool = typer.Option(False, "--realtime", help="Post at the pace of the video's clock, as a live game would (default: as fast as the plugin answers)."),
     keep_going: bool = typer.Option(False, "--keep-going", "-k", help="Report plugin errors and carry on instead of stopping at the first one (exit status is still 1)."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for each answer."),
@@ -97,9 +99,6 @@ def extract(
         check_url(destination)
     except ValueError as e:
         _err(f"error: DESTINATION {e}")
-        raise typer.Exit(2)
-    if fps <= 0:
-        _err("error: --fps must be greater than 0")
         raise typer.Exit(2)
     try:
         video = VideoSource(source, fps, seek)

@@ -2,48 +2,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from cli.options import (INPUT_ERROR, USAGE_ERROR, Assets, GameArg, ViewportOpt, fail, load_game_or_exit,
+                         viewport_box)
 
-def _parse_viewport(text: str | None) -> tuple[int, int, int, int] | None:
-    if not text:
-        return None
-    parts = [p for p in text.replace(" ", "").split(",") if p]
-    if len(parts) != 4:
-        raise typer.BadParameter("expected X,Y,W,H", param_hint="--viewport")
-    try:
-        vp = tuple(int(p) for p in parts)
-    except ValueError:
-        raise typer.BadParameter("expected four integers X,Y,W,H", param_hint="--viewport") from None
-    if vp[2] <= 0 or vp[3] <= 0:
-        raise typer.BadParameter("W and H must be > 0", param_hint="--viewport")
-    return vp  # type: ignore[return-value]
+if TYPE_CHECKING:
+    from engine.runtime.game import CompiledGame
+    from engine.vision.regions import IntBox
 
 
 def test(
-    game: str = typer.Argument(..., help="Game file, e.g. games/apex.yaml"),
-    assets: List[str] = typer.Option([], "--assets", "-a",
-                                     help="Folder sample paths (and game art) are relative to; repeatable"),
-    samples: Optional[str] = typer.Option(None, "--samples", "-s",
-                                          help="Samples file (default: <game>.samples.yaml beside the game)"),
-    viewport: Optional[str] = typer.Option(None, "--viewport",
-                                           help="X,Y,W,H: override every sample's viewport"),
-    only: Optional[str] = typer.Option(None, "--only", help="Run only samples whose name contains this"),
-    show: bool = typer.Option(False, "--show", help="Also print every object read, per sample"),
-    stress: Optional[str] = typer.Option(
-        None, "--stress", metavar="VARIANTS",
+    game: GameArg,
+    assets: Assets = [],  # noqa: B006 - typer's way to declare a repeatable option; never mutated
+    samples: Annotated[Optional[Path], typer.Option(
+        "--samples", metavar="FILE", show_default=False,
+        help="Samples file (default: <game>.samples.yaml beside the game file).")] = None,
+    viewport: ViewportOpt = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Run only samples whose name contains this.")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Also print every object read, per sample.")] = False,
+    stress: Annotated[Optional[str], typer.Option(
+        "--stress", metavar="VARIANTS",
         help="Also re-read the samples as other captures would give them: 'all' or some of "
-             "jpeg60,720p,shift+2,shift-2,noise4,dim85; prints right/null/wrong per variant (report only)"),
+             "jpeg60,720p,shift+2,shift-2,noise4,dim85; prints right/null/wrong per variant (report only).")] = None,
 ) -> None:
     """Run a game's golden-frame samples; exit 1 if any expected field is read wrong.
 
-    Samples live beside the game in <game>.samples.yaml: an image, or a video and a frame_no, an optional viewport, and the expected fields as processor.field: value. The table shows per field the expected value, the value read, its confidence and pass/fail.
+    Samples live beside the game in <game>.samples.yaml: an image, or a video and a frame_no, an optional viewport, and the expected fields as processor.field: value. Sample paths are relative to the --assets folders (default: the samples file's folder). Images are read as `otrig run` reads them, video frames as `otrig extract` posts them. The table shows per field the expected value, the value read, its confidence and pass/fail.
 
     Examples:
 
-      otrig test games/apex.yaml --assets ~/apex-screens
+      otrig test apex --assets ~/apex-screens
 
       otrig test games/melee.yaml --assets ../shared/data --only smuckers --show
 
@@ -51,37 +42,39 @@ def test(
     """
     import json
 
-    from engine.lang.errors import GameFileError, GameFileErrors
     from engine.debug.golden import SamplesError, format_stress, format_table, load_samples, run_samples, samples_path_for
     from engine.debug.perturb import parse_variants
+    from engine.lang.shipped import resolve_game_path
 
     try:
         variants = parse_variants(stress) if stress else []
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--stress") from None
 
-    game_path = Path(game)
-    if not game_path.exists():
-        typer.echo(f"{game}: game file not found", err=True)
-        raise typer.Exit(2)
-    spath = Path(samples) if samples else samples_path_for(game_path)
+    # Sample paths are relative to the asset folders (default: the samples file's folder),
+    # where the game's art is looked up too.
+    spath = samples if samples is not None else samples_path_for(resolve_game_path(game))
+    roots = list(assets) or [spath.parent]
+    overridden = viewport_box(viewport)
+    # One compiled game per viewport, reused by every run (runs never share a stream); the
+    # first load, before the samples, reports a broken game file as every command does.
+    games: dict[IntBox | None, CompiledGame] = {}
+
+    def game_for(vp: IntBox | None) -> CompiledGame:
+        if vp not in games:
+            games[vp] = load_game_or_exit(game, assets=roots, viewport=vp, budget_ms=float("inf"))
+        return games[vp]
+
+    game_for(overridden)
     try:
         items = load_samples(spath)
     except SamplesError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2)
+        raise fail("test", str(e), INPUT_ERROR) from None
     if only:
         items = [s for s in items if only in s.label]
         if not items:
-            typer.echo(f"no sample name contains {only!r}", err=True)
-            raise typer.Exit(2)
-    roots = list(assets) or [str(spath.parent)]
-    vp = _parse_viewport(viewport)
-    try:
-        results = run_samples(game_path, items, assets=roots, viewport=vp)
-    except (GameFileError, GameFileErrors) as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2)
+            raise fail("test", f"--only {only!r}: no sample name contains it", USAGE_ERROR)
+    results = run_samples(game_for, items, roots=roots, viewport=overridden)
     if show:
         for r in results:
             typer.echo(f"== {r.sample.label}")
@@ -90,7 +83,7 @@ def test(
     if variants:
         runs = [("as is", results)]
         for v in variants:
-            runs.append((v.name, run_samples(game_path, items, assets=roots, viewport=vp, transform=v.apply)))
+            runs.append((v.name, run_samples(game_for, items, roots=roots, viewport=overridden, transform=v.apply)))
         typer.echo("")
         typer.echo(format_stress(runs))
     if not all(r.ok for r in results):

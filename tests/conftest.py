@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,16 @@ def shared_data() -> Path:
             pytest.fail(f"{SHARED_DATA} is missing (CI is set: the shared data must be present)")
         pytest.skip(f"{SHARED_DATA} is not here")
     return SHARED_DATA
+
+
+@pytest.fixture
+def game_file(tmp_path):
+    """Factory: ``game_file(yaml_text, name="g.yaml") -> Path``, the text dedented into tmp_path."""
+    def write(text: str, name: str = "g.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return p
+    return write
 
 
 @pytest.fixture

@@ -124,16 +124,16 @@ def test_apex_numbers_are_never_wrong_under_capture_variants() -> None:
     capture of the shared apex frames read reserve 19 as 193/219, kills 11 as 1 and damage
     982 as 9182. A number may come back null under a variant, never as another number."""
     _need_data()
-    from engine.debug.golden import _outcome, load_samples, run_samples
+    from engine.debug.golden import _outcome, game_loader, load_samples, run_samples
     from engine.debug.perturb import VARIANTS
 
-    game = REPO / "games" / "apex.yaml"
+    game = game_loader(REPO / "games" / "apex.yaml", assets=[DATA])
     samples = load_samples(REPO / "games" / "apex.samples.yaml")
     numeric = ("ammo.", "summary.placed", "summary.squad_kills", "trio.kills", "trio.damage",
                "duo.kills", "duo.damage")
     checked = 0
     for name in ("720p", "jpeg60"):
-        for r in run_samples(game, samples, assets=[DATA], transform=VARIANTS[name].apply):
+        for r in run_samples(game, samples, roots=[DATA], transform=VARIANTS[name].apply):
             assert r.error is None, r.error
             for f in r.fields:
                 if f.key.startswith(numeric):

@@ -54,7 +54,7 @@ def record_run(rec: Recorder, n: int, img: np.ndarray | None = None) -> None:
     for i in range(n):
         out = synthetic_output(i, img)
         frame = frame_of(i)
-        rec.record(img, frame, {**frame, **out.answer_objects()}, out, wait=True)
+        rec.record(img, frame, json.dumps({**frame, **out.answer_objects()}).encode(), out)
 
 
 def lines(d: Path) -> list[dict]:
@@ -66,7 +66,7 @@ def du(d: Path) -> int:
 
 
 def test_records_frame_in_out_traces_thumbs_and_crops(tmp_path):
-    with Recorder(tmp_path, crops_max_frames=3, crops_every=2) as rec:
+    with Recorder(tmp_path, crops_max_frames=3, crops_every=2, block=True) as rec:
         record_run(rec, 12)
     recs = lines(tmp_path)
     assert [r["seq"] for r in recs] == list(range(12))
@@ -99,13 +99,13 @@ def test_records_frame_in_out_traces_thumbs_and_crops(tmp_path):
 
 
 def test_crops_every_kth_frame_without_frame_limit(tmp_path):
-    with Recorder(tmp_path, crops_max_frames=None, crops_every=4) as rec:
+    with Recorder(tmp_path, crops_max_frames=None, crops_every=4, block=True) as rec:
         record_run(rec, 13)
     assert [r["seq"] for r in lines(tmp_path) if any("crop" in s for s in r["steps"])] == [0, 4, 8, 12]
 
 
 def test_crops_off(tmp_path):
-    with Recorder(tmp_path, crops_max_frames=0) as rec:
+    with Recorder(tmp_path, crops_max_frames=0, block=True) as rec:
         record_run(rec, 4)
     assert not list((tmp_path / "img").glob("*.png"))
     assert len(list((tmp_path / "img").glob("*_thumb.jpg"))) == 4
@@ -125,7 +125,7 @@ def test_crop_is_copied_before_the_caller_reuses_its_buffer(tmp_path):
 
 def test_500_frames_stay_under_a_small_budget(tmp_path):
     budget_mb = 1.0
-    rec = Recorder(tmp_path, crops_max_frames=None, crops_every=1, budget_mb=budget_mb)
+    rec = Recorder(tmp_path, crops_max_frames=None, crops_every=1, budget_mb=budget_mb, block=True)
     record_run(rec, 500)  # noise compresses badly: ~150 KB thumbnails
     stats = rec.close()
     assert du(tmp_path) <= budget_mb * 1024 * 1024
@@ -137,12 +137,12 @@ def test_500_frames_stay_under_a_small_budget(tmp_path):
 
 
 def test_json_lines_also_stop_at_the_budget(tmp_path):
-    rec = Recorder(tmp_path, crops_max_frames=0, budget_mb=0.15, thumb_width=0)
+    rec = Recorder(tmp_path, crops_max_frames=0, budget_mb=0.15, thumb_width=0, block=True)
     big = {"blob": "x" * 250}
     img = noise()
     for i in range(2000):
         out = FrameOutput(objects={"p": {"v": i, **big}}, processors=[ProcessorTrace(name="p", status="ran", hit=True)])
-        rec.record(img, frame_of(i), None, out, wait=True)
+        rec.record(img, frame_of(i), None, out)
     stats = rec.close()
     assert du(tmp_path) <= 0.15 * 1024 * 1024
     assert stats.dropped_budget > 0 and stats.written > 50
@@ -176,9 +176,9 @@ def test_record_after_close_is_a_no_op_and_close_twice_is_fine(tmp_path):
 
 
 def test_new_recording_replaces_an_old_one(tmp_path):
-    with Recorder(tmp_path) as rec:
+    with Recorder(tmp_path, block=True) as rec:
         record_run(rec, 3)
-    with Recorder(tmp_path) as rec:
+    with Recorder(tmp_path, block=True) as rec:
         record_run(rec, 1)
     assert len(lines(tmp_path)) == 1 and len(list((tmp_path / "img").glob("*_thumb.jpg"))) == 1
 
@@ -214,18 +214,19 @@ def test_the_callers_thread_never_writes_to_disk(tmp_path, monkeypatch):
     assert writers and threading.get_ident() not in writers
 
 
-def test_server_hook_records_the_answer_the_server_sends(tmp_path):
-    from engine.plugin.protocol import FrameRequest
-    from engine.debug.recorder import server_hook
-
+def test_records_the_answer_bytes_it_is_given(tmp_path):
+    """The recorder keeps the answer it is handed (the bytes run_frame built and the server
+    sent), parsed, never one of its own making; a frame without an answer keeps its trace."""
     img = noise()
     frame = frame_of(3)
-    text = json.dumps(frame).encode()
-    rec = Recorder(tmp_path)
-    server_hook(rec)(FrameRequest(img, frame, text), synthetic_output(3, img), False)
+    sent = b'{"timestamp": 1001.5, "frame_no": 90, "client": "text as sent", "screen":{"name":"in_game"}}'
+    rec = Recorder(tmp_path, block=True)
+    rec.record(img, frame, sent, synthetic_output(3, img))
+    rec.record(img, frame_of(4), None, synthetic_output(4, img))
     rec.close()
-    (line,) = lines(tmp_path)
-    assert line["answer"] == {**frame, "screen": {"name": "in_game"}, "weapon": {"clip": 27, "name": "R-99"}}
+    first, second = lines(tmp_path)
+    assert first["answer"] == json.loads(sent)
+    assert second["answer"] is None and second["objects"]["weapon"]["clip"] == 26
 
 
 def test_otrig_serve_record_writes_a_recording(tmp_path):

@@ -193,7 +193,7 @@ def browser(tmp_path):
 @pytest.fixture
 def synthetic(tmp_path) -> Path:
     d = tmp_path / "rec"
-    with Recorder(d, crops_max_frames=6, crops_every=2, meta={"game": "synthetic"}) as rec:
+    with Recorder(d, crops_max_frames=6, crops_every=2, meta={"game": "synthetic"}, block=True) as rec:
         record_run(rec, 30)
     return d
 

@@ -375,13 +375,18 @@ def test_concurrent_frames_with_different_images_each_get_their_own(inproc_game)
 
 
 def test_images_kept_past_their_request_are_never_overwritten(inproc_game, tmp_path):
-    """A hook that keeps the image (it should copy it) and a saved fault: their buffers are
+    """A recorder that keeps the image (it should copy it) and a saved fault: their buffers are
     not reused while they hold them, so later frames never write over what they kept."""
-    url, server = inproc_game(IndexGame(fail_on=(3,)), fault_dir=tmp_path / "faults")
     kept = []
+
+    class KeepingRecorder:
+        def record(self, image, frame, answer, output):
+            if len(kept) < 2:
+                kept.append(image)
+            return True
+
+    url, server = inproc_game(IndexGame(fail_on=(3,)), fault_dir=tmp_path / "faults", recorder=KeepingRecorder())
     app = server.otrig_app
-    app.config["otrig.options"].frame_hooks.append(
-        lambda req, out, explain: kept.append(req.image) if len(kept) < 2 else None)
     conn = connect(url)
     try:
         for i in range(12):
@@ -394,7 +399,7 @@ def test_images_kept_past_their_request_are_never_overwritten(inproc_game, tmp_p
         conn.close()
     assert [read_index(k)["index"] for k in kept] == [0, 1]
     assert all(read_index(k)["uniform"] for k in kept)
-    assert server.otrig_buffers.abandoned >= 2  # the hook's two frames: their buffers left alone
+    assert server.otrig_buffers.abandoned >= 2  # the recorder's two frames: their buffers left alone
     app.config["otrig.faults"].flush()
     import cv2
     (png,) = (tmp_path / "faults").glob("*.png")

@@ -182,7 +182,7 @@ def test_token_required(serve_game):
 
 def test_non_loopback_host_requires_token():
     p = run_otrig("serve", "--host", "0.0.0.0", "--port", "0")
-    assert p.returncode == 1
+    assert p.returncode == 2  # a command-line problem, like any bad option
     assert "--token" in p.stderr and "0.0.0.0" in p.stderr
     assert "Traceback" not in p.stderr
 
@@ -306,12 +306,30 @@ def test_extracted_object_never_overwrites_a_client_field(inproc_server):
     assert doc[protocol.CONFLICTS_KEY] == {"screen": {"name": "in_game"}}
 
 
-def test_frame_hooks_see_each_frame(inproc_server):
-    seen = []
-    url, app = inproc_server(lambda image, frame: FrameOutput(objects={}))
-    app.config["otrig.options"].frame_hooks.append(lambda req, out, explain: seen.append(req.frame))
-    assert post_frame(url, IMAGE, {"frame_no": 4}).status == 200
-    assert seen == [{"frame_no": 4}]
+class SpyRecorder:
+    """A recorder as run_frame sees one (engine.runtime.loop.FrameRecorder)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def record(self, image, frame, answer, output):
+        self.seen.append((frame, answer))
+        return True
+
+
+def test_recorder_sees_each_frame_with_the_answer_sent(inproc_server):
+    spy = SpyRecorder()
+    url, app = inproc_server(lambda image, frame: FrameOutput(objects={"hud": {"hp": 3}}), recorder=spy)
+    r = post_frame(url, IMAGE, {"frame_no": 4})
+    assert r.status == 200
+    assert spy.seen == [({"frame_no": 4}, r.body)]
+
+
+def test_recorder_keeps_the_trace_of_a_frame_that_could_not_be_answered(inproc_server):
+    spy = SpyRecorder()
+    url, _ = inproc_server(lambda image, frame: FrameOutput(objects={"x": {"v": float("nan")}}), recorder=spy)
+    _assert_error(post_frame(url, IMAGE, {"frame_no": 5}), 500, "answer_not_json", "NaN")
+    assert spy.seen == [({"frame_no": 5}, None)]
 
 
 def _wsgi_call(app, environ: dict) -> tuple[str, dict, bytes]:
@@ -343,6 +361,11 @@ def test_unexpected_server_bug_is_json_500(inproc_server):
     url, app = inproc_server(lambda image, frame: FrameOutput(objects={}))
 
     class Broken:
+        """An output the answer can be built from, that the server's own bookkeeping trips on."""
+
+        def answer_objects(self):
+            return {}
+
         @property
         def errors(self):
             raise RuntimeError("boom")

@@ -18,24 +18,37 @@ Samples live beside the game, in ``games/<name>.samples.yaml``::
 value that must be read; ``null`` means the field must be null or absent. Numbers compare by
 value (12 == 12.0), strings exactly, lists element by element.
 
-Each sample is an independent stream (its own ``source``), so no state leaks between samples.
+Each sample is an independent stream (its own ``source``), so no state leaks between samples
+(nor between two runs of the same samples on one compiled game, e.g. under ``--stress``).
+
+Pictures are read by the readers the other commands use (engine.media.sources): a still
+image as `otrig run` reads it, a video frame as `otrig extract` posts it (PyAV), so the
+frame a sample names is the frame the plugin would have been sent.
 """
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import cv2
 import numpy as np
 import yaml
 
 from engine.lang.errors import SourceError
+from engine.media.sources import Frame, VideoSource, probe_video, read_image
+from engine.runtime.game import CompiledGame, load_game
+from engine.vision.regions import IntBox
 
-FRAME_W, FRAME_H = 1920, 1080
 _MISSING = object()
+
+# The game compiled for a viewport (None: the file's own). Callers cache: compiling apex
+# takes about a second, and one compiled game serves every sample run (runs never share a
+# stream, see run_samples).
+GameFor = Callable[[IntBox | None], CompiledGame]
 
 
 @dataclass
@@ -161,46 +174,29 @@ def resolve(path: str, roots: Sequence[Path]) -> Path:
     raise SourceError(f"{path}: not found under {tried}")
 
 
-def to_frame(img: np.ndarray) -> np.ndarray:
-    """Any BGR picture -> the 1920x1080 frame the engine works on."""
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    h, w = img.shape[:2]
-    if (w, h) == (FRAME_W, FRAME_H):
-        return img
-    interp = cv2.INTER_AREA if w > FRAME_W else cv2.INTER_LINEAR
-    return cv2.resize(img, (FRAME_W, FRAME_H), interpolation=interp)
-
-
-def read_picture(path: Path, kind: str, frame_no: int | None) -> np.ndarray:
+def read_sample(path: Path, kind: str, frame_no: int | None) -> tuple[np.ndarray, Frame]:
+    """The 1920x1080 frame of a sample and its frame JSON: an image as `otrig run` reads it, a
+    video's ``frame_no`` as `otrig extract` posts the frame of that number."""
     if kind == "image":
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise SourceError(f"{path}: not an image OpenCV can read")
-        if img.dtype != np.uint8:
-            img = cv2.convertScaleAbs(img, alpha=255.0 / max(1, int(img.max())))
-        return img
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise SourceError(f"{path}: not a video OpenCV can open")
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if n and frame_no is not None and frame_no >= n:
-            raise SourceError(f"{path}: frame {frame_no} is past the end ({n} frames)")
-        # Decode forward from the start: exact on every codec (seeking may land on a
-        # neighbouring frame), and cheap for the short clips samples come from.
-        target = int(frame_no or 0)
-        for _ in range(target):
-            if not cap.grab():
-                raise SourceError(f"{path}: cannot decode up to frame {frame_no}")
-        ok, img = cap.read()
-        if not ok or img is None:
-            raise SourceError(f"{path}: cannot decode frame {frame_no}")
-        return img
-    finally:
-        cap.release()
+        return read_image(path)
+    n = int(frame_no or 0)
+    info = probe_video(path)
+    if n >= info.frames:
+        raise SourceError(f"{path}: frame {n} is past the end ({info.frames} frames)")
+    if info.cfr:
+        # The first sample taken at frame n's media time is frame n (sources.VideoSource: the
+        # nearest frame): a seek to the keyframe before it, then decoding up to it.
+        video = VideoSource(path, fps=float(info.fps), seek=float(Fraction(n) / info.fps))
+    else:
+        # Variable frame rate: frame numbers count decoded frames from the start; sampling far
+        # above the frame rate gives every one of them.
+        video = VideoSource(path, fps=1000.0)
+    for image, frame in video:
+        if frame["frame_no"] == n:
+            return image, frame
+        if frame["frame_no"] > n:
+            break
+    raise SourceError(f"{path}: no frame {n} could be decoded")
 
 
 def lookup(objects: dict[str, Any], key: str) -> Any:
@@ -257,39 +253,46 @@ def same(expected: Any, got: Any) -> bool:
     return expected == got
 
 
-def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Sequence[str | Path] = (),
-                viewport: tuple[int, int, int, int] | None = None,
+def game_loader(game: str | Path, *, assets: Sequence[str | Path] = ()) -> GameFor:
+    """``load_game`` once per viewport, without a time budget: golden tests judge what is
+    read, not speed, so a loaded machine must not make the budget skip processors."""
+    games: dict[IntBox | None, CompiledGame] = {}
+
+    def game_for(viewport: IntBox | None) -> CompiledGame:
+        if viewport not in games:
+            games[viewport] = load_game(game, assets=assets, viewport=viewport, budget_ms=float("inf"))
+        return games[viewport]
+
+    return game_for
+
+
+def run_samples(game_for: GameFor, samples: Sequence[Sample], *, roots: Sequence[str | Path],
+                viewport: IntBox | None = None,
                 transform: Callable[[np.ndarray], np.ndarray] | None = None) -> list[SampleResult]:
-    """Load the game once per distinct viewport and run every sample as its own stream.
+    """Run every sample as its own stream, on the game compiled for its viewport (``viewport``
+    overrides every sample's). Sample paths are looked up under ``roots``.
 
     ``transform``, if given, changes each 1920x1080 frame before it is read (a capture
     variant of :mod:`engine.debug.perturb`).
     """
-    from engine.runtime.game import load_game  # late: the engine may be heavy to import
-
-    roots = [Path(a) for a in assets]
-    games: dict[Any, Any] = {}
+    run = uuid.uuid4().hex[:8]  # this run's streams: a game reused from an earlier run starts afresh
+    dirs = [Path(r) for r in roots]
     results: list[SampleResult] = []
     for s in samples:
         res = SampleResult(sample=s)
         results.append(res)
         vp = viewport if viewport is not None else s.viewport
         try:
-            src = resolve(s.path, roots)
-            raw = read_picture(src, s.kind, s.frame_no)
+            src = resolve(s.path, dirs)
+            frame_img, read = read_sample(src, s.kind, s.frame_no)
         except SourceError as e:
             res.error = str(e)
             continue
-        if vp not in games:
-            # Golden tests judge what is read, not speed: a loaded machine must not make the
-            # per-frame time budget skip processors.
-            games[vp] = load_game(game_path, assets=list(assets), viewport=vp, budget_ms=float("inf"))
-        game = games[vp]
-        frame_img = to_frame(raw)
+        game = game_for(vp)
         if transform is not None:
             frame_img = transform(frame_img)
-        h, w = raw.shape[:2]
-        stream = f"golden:{s.index}:{s.label}"
+        shape = read["source"]["original_shape"]
+        stream = f"golden:{run}:{s.index}:{s.label}"
         # Warm-up on a throwaway stream (Tesseract handles are created on first use), so the
         # ms reported below is the steady-state cost of one frame.
         game.process(frame_img, {"source": {"golden_warmup": stream}, "timestamp": 0.0, "frame_no": 0})
@@ -297,8 +300,7 @@ def run_samples(game_path: str | Path, samples: Sequence[Sample], *, assets: Seq
         t0 = time.perf_counter()
         for r in range(s.repeat):
             frame = {
-                "source": {"type": s.kind, "file": str(src), "original_shape": [h, w, 3],
-                           "golden": stream},
+                "source": {"type": s.kind, "file": str(src), "original_shape": shape, "golden": stream},
                 "timestamp": float(r) * 10.0,
                 "frame_no": (s.frame_no or 0) + r,
             }

@@ -9,11 +9,14 @@ Layout of DIR::
     img/<seq>_<proc>_<step>_crop.png / _prep.png
                                what a step looked at, before and after its `prep`
 
-Cost on the caller's thread is kept small: the thumbnail is downscaled and the (small) crops
-are copied there, everything else (encoding, JSON, disk) happens on one background thread fed
-through a bounded queue. When the queue is full the frame is dropped and counted rather than
-blocking the server. Disk use is bounded by ``budget_mb``: images stop once the image share of
-the budget is used, JSON lines stop when the whole budget is used. Crops are kept for at most
+A Recorder is what :func:`engine.runtime.loop.run_frame` hands each frame to, with the answer
+bytes it built (the recorder never builds an answer of its own), so a recording holds what was
+answered. Cost on the caller's thread is kept small: the thumbnail is downscaled and the
+(small) crops are copied there, everything else (parsing the answer, encoding, JSON, disk)
+happens on one background thread fed through a bounded queue. When the queue is full the
+frame is dropped and counted rather than blocking the server; offline runs (``block=True``)
+wait for the writer instead. Disk use is bounded by ``budget_mb``: images stop once the image
+share of the budget is used, JSON lines stop when the whole budget is used. Crops are kept for at most
 ``crops_max_frames`` frames and only every ``crops_every``-th frame.
 
 Recording off costs nothing: callers hold ``recorder = None`` and skip the call.
@@ -34,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.runtime.game import CompiledGame
 from engine.runtime.results import FrameOutput, StepTrace
 
 FRAMES_FILE = "frames.jsonl"
@@ -101,21 +105,22 @@ def _small_copy(a: np.ndarray | None) -> np.ndarray | None:
     h, w = a.shape[:2]
     if a.ndim == 3 and a.shape[2] not in (1, 3, 4):
         return None
+    u8: np.ndarray = a
     if a.dtype != np.uint8:
         if a.dtype == bool:
-            a = a.astype(np.uint8) * 255
+            u8 = a.astype(np.uint8) * 255
         else:
             f = a.astype(np.float32)
             lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
             if 0.0 <= lo and hi <= 1.0 and a.dtype.kind == "f":
                 lo, hi = 0.0, 1.0
-            a = np.clip((f - lo) * (255.0 / (hi - lo or 1.0)), 0, 255).astype(np.uint8)
+            u8 = np.clip((f - lo) * (255.0 / (hi - lo or 1.0)), 0, 255).astype(np.uint8)
     side = max(h, w)
     if side > _MAX_CROP_SIDE:
         import cv2
         s = _MAX_CROP_SIDE / side
-        return cv2.resize(a, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    return np.array(a, copy=True, order="C")
+        return cv2.resize(u8, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return np.array(u8, copy=True, order="C")
 
 
 def _step_record(t: StepTrace) -> dict[str, Any]:
@@ -140,6 +145,7 @@ def _step_record(t: StepTrace) -> dict[str, Any]:
 class _Item:
     seq: int
     record: dict[str, Any]
+    answer: bytes | None = None   # parsed into record["answer"] on the writer thread
     thumb: np.ndarray | None = None
     crops: list[tuple[int, str, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
 
@@ -162,14 +168,17 @@ class Recorder:
     """Record processed frames into ``dir`` for ``otrig report``.
 
     ``record(image, frame, answer, output)`` is safe to call from the request thread: it never
-    blocks on disk. ``close()`` (or leaving a ``with`` block) flushes and writes meta.json.
+    blocks on disk, and drops the frame when the writer is behind, unless ``block`` (offline
+    runs, where every frame must be kept). ``close()`` (or leaving a ``with`` block) flushes
+    and writes meta.json.
     """
 
     def __init__(self, dir: str | Path, *, crops_max_frames: int | None = 200, crops_every: int = 1,
                  budget_mb: float = 500.0, queue_size: int = 32, thumb_width: int = 480,
-                 thumb_quality: int = 70, game: Any = None, meta: dict[str, Any] | None = None,
-                 clear: bool = True):
+                 thumb_quality: int = 70, game: CompiledGame | None = None, meta: dict[str, Any] | None = None,
+                 clear: bool = True, block: bool = False):
         self.dir = Path(dir)
+        self.block = block
         self.img_dir = self.dir / IMG_DIR
         self.crops_max_frames = crops_max_frames
         self.crops_every = max(1, int(crops_every or 1))
@@ -200,19 +209,17 @@ class Recorder:
         self._q: queue.Queue[_Item | None] = queue.Queue(maxsize=max(1, queue_size))
         self._started = time.time()
         if game is not None:
-            self._meta = {**describe_game(game), **self._meta}
+            self._meta = {**game.describe().to_json(), **self._meta}
         self._write_meta()
         self._thread = threading.Thread(target=self._run, name="otrig-recorder", daemon=True)
         self._thread.start()
 
     # ---- caller side -------------------------------------------------------------------
 
-    def record(self, image: np.ndarray | None, frame: dict[str, Any], answer: dict[str, Any] | None,
-               output: FrameOutput | None, *, wait: bool = False) -> bool:
-        """Queue one processed frame. Returns False when it was dropped (writer behind or closed).
-
-        ``wait=True`` (offline runs) blocks until the writer has room instead of dropping.
-        """
+    def record(self, image: np.ndarray | None, frame: dict[str, Any], answer: bytes | None,
+               output: FrameOutput | None) -> bool:
+        """Queue one processed frame with its answer as sent (None: it had none). Returns False
+        when it was dropped (writer behind or closed, or past the budget)."""
         if self._closed:
             return False
         steps = list(output.steps) if output is not None else []
@@ -227,12 +234,12 @@ class Recorder:
         if not self._lines_on:
             self.stats.dropped_budget += 1
             return False
-        if not wait and self._q.full():  # cheap early-out before any copying
+        if not self.block and self._q.full():  # cheap early-out before any copying
             self.stats.dropped_queue += 1
             return False
 
         rec: dict[str, Any] = {"seq": seq, "wall": round(time.time(), 3), "frame": jsonable(frame),
-                               "answer": jsonable(answer) if answer is not None else None}
+                               "answer": None}
         if output is not None:
             rec["objects"] = jsonable(output.objects)
             if output.errors:
@@ -246,7 +253,7 @@ class Recorder:
             rec["steps"] = [_step_record(t) for t in steps]
         if image is not None:
             rec["shape"] = list(image.shape)
-        item = _Item(seq, rec)
+        item = _Item(seq, rec, answer)
 
         if not self._images_on and self.thumb_width > 0:
             self.stats.images_skipped_budget += 1  # over the image budget: no thumbnail, no crops
@@ -259,7 +266,7 @@ class Recorder:
                     if c is not None or p is not None:
                         item.crops.append((i, f"{safe_name(t.processor)}_{safe_name(t.step)}", c, p))
         try:
-            self._q.put(item, block=wait)
+            self._q.put(item, block=self.block)
         except queue.Full:
             self.stats.dropped_queue += 1
             return False
@@ -333,6 +340,8 @@ class Recorder:
 
     def _write(self, item: _Item) -> None:
         rec = item.record
+        if item.answer is not None:
+            rec["answer"] = jsonable(json.loads(item.answer))
         stem = f"{item.seq:06d}"
         if item.thumb is not None:
             rel = self._write_image(f"{stem}_thumb", item.thumb, ".jpg")
@@ -379,72 +388,3 @@ class Recorder:
         tmp = self.dir / (META_FILE + ".tmp")
         tmp.write_text(json.dumps(jsonable(meta), indent=1, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.dir / META_FILE)
-
-
-def _region_of(step_spec: Any) -> Any:
-    """The region a step spec reads (a name, or {from: ...} placement), if any."""
-    if not isinstance(step_spec, dict):
-        return None
-    for v in step_spec.values():
-        if isinstance(v, dict) and "region" in v:
-            r = v["region"]
-            return r if isinstance(r, str) else jsonable(r)
-    return None
-
-
-def describe_game(game: Any) -> dict[str, Any]:
-    """Game name, processors (with kind, screens, fields, every, when) and regions for meta.json.
-
-    Read from the game file itself so it does not depend on the compiled graph's internals.
-    """
-    import yaml
-    out: dict[str, Any] = {"game": getattr(game, "name", None), "version": getattr(game, "version", None)}
-    path = getattr(game, "path", None)
-    out["path"] = str(path) if path else None
-    data: dict[str, Any] = {}
-    if path:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except Exception:
-            data = {}
-    procs = []
-    for name, spec in (data.get("processors") or {}).items():
-        spec = spec if isinstance(spec, dict) else {}
-        kind = "screens" if "screens" in spec else "fields"
-        step_regions: dict[str, Any] = {}
-        if kind == "screens":
-            for sname, sspec in (spec.get("screens") or {}).items():
-                tests = (sspec or {}).get("all") or (sspec or {}).get("any") or [] if isinstance(sspec, dict) else []
-                for i, t in enumerate(tests if isinstance(tests, list) else []):
-                    step_regions[f"{sname}[{i}]"] = _region_of(t)
-        else:
-            for fname, fspec in (spec.get("fields") or {}).items():
-                step_regions[str(fname)] = _region_of(fspec)
-        procs.append({"name": str(name), "kind": kind, "step_regions": step_regions,
-                      "items": [str(k) for k in (spec.get("screens") or spec.get("fields") or {})],
-                      "every": jsonable(spec.get("every")), "when": jsonable(spec.get("when")),
-                      "emit": spec.get("emit", True) is not False})
-    out["processors"] = procs
-    regions = {}
-    for name, spec in (data.get("regions") or {}).items():
-        regions[str(name)] = jsonable(spec)
-    out["regions"] = regions
-    for k in ("description", "reference", "viewport"):
-        if k in data:
-            out[k] = jsonable(data[k])
-    return out
-
-
-def server_hook(recorder: Recorder):
-    """A ``ServerOptions.frame_hooks`` entry: ``hook(request, output, explain)`` records the
-    frame, with the answer exactly as the server builds it. Never blocks (drops when behind)."""
-    from engine.plugin.protocol import build_answer
-
-    def hook(req: Any, out: FrameOutput, explain: bool = False) -> None:
-        try:
-            answer = json.loads(build_answer(req.frame_text, req.frame, out.answer_objects()))
-        except (TypeError, ValueError):
-            answer = None  # the server answers 500 for this frame; still keep the trace
-        recorder.record(req.image, req.frame, answer, out)
-
-    return hook

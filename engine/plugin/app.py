@@ -16,9 +16,9 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import bottle
 
@@ -26,6 +26,7 @@ from engine.plugin import protocol
 from engine.plugin.protocol import ProtocolError
 from engine.plugin.faults import FaultSaver
 from engine.plugin.reload import GameHolder, scrub_paths
+from engine.runtime.loop import FrameNotAnswered, FrameRecorder, run_frame
 
 log = logging.getLogger("otrig.server")
 
@@ -34,7 +35,7 @@ HEALTH_PATH = "/health"
 JSON_TYPE = "application/json"
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 5000
@@ -42,16 +43,14 @@ class ServerOptions:
     reload_interval: float = 0.5
     explain: bool = False
     token: str | None = None
-    record: Path | None = None          # --record DIR: wired by engine.debug.recorder
-    record_limits: dict[str, Any] = field(default_factory=dict)  # Recorder bounds (crops_every, ...)
+    # `--record DIR`: gets every processed frame with the answer sent for it (the CLI makes an
+    # engine.debug.recorder.Recorder; the plugin layer only knows runtime's protocol for it)
+    recorder: FrameRecorder | None = None
     fault_dir: Path = Path("otrig-faults")
     max_faults: int = 20
     fault_interval: float = 1.0         # min seconds between saves of frames with processor errors
     max_body: int = protocol.DEFAULT_MAX_BODY
     threads: int = 8
-    # Called as hook(request: FrameRequest, output: FrameOutput, explain: bool) after each
-    # processed frame (e.g. the recorder). A hook that raises is logged, never fails the frame.
-    frame_hooks: list[Callable[..., Any]] = field(default_factory=list)
 
 
 def is_loopback(host: str) -> bool:
@@ -150,7 +149,6 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
     stats = _Stats()
     faults = FaultSaver(options.fault_dir, options.max_faults, options.fault_interval)
     app.config["otrig.options"] = options
-    app.config["otrig.record"] = options.record
     app.config["otrig.holder"] = game_holder
     app.config["otrig.faults"] = faults
     app.config["otrig.stats"] = stats
@@ -226,11 +224,16 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
             body = _read_body(environ, length)
         req = protocol.parse_request(body, content_type)
         explain = options.explain or _query_flag(bottle.request.query.get("explain"))
-        process_kw = {"keep_images": True} if options.record is not None else {}
         game = game_holder.game  # one snapshot for this frame, even if a reload swaps it now
         try:
-            # crops are kept only when recording (--record); plain games need not take the flag
-            out = game.process(req.image, req.frame, explain=explain, **process_kw)
+            result = run_frame(game, req.image, req.frame, frame_text=req.frame_text, explain=explain,
+                               recorder=options.recorder)
+        except FrameNotAnswered as e:
+            with stats.lock:  # the engine ran; only its answer could not be written
+                stats.frames += 1
+                stats.frames_with_errors += bool(e.output.errors)
+                stats.failures += 1
+            return error_response(500, "answer_not_json", str(e))
         except Exception as e:  # noqa: BLE001 - answer JSON and keep the frame to reproduce it
             with stats.lock:
                 stats.failures += 1
@@ -247,6 +250,7 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
                 f"the engine raised {type(e).__name__}: {scrub_paths(str(e))}; {saved}",
                 exception=type(e).__name__, fault=stamp,
             )
+        out = result.output
         with stats.lock:
             stats.frames += 1
             if out.errors:
@@ -254,23 +258,8 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
         if out.errors:
             faults.submit(req.image, req.frame, {"game": game.name, "version": game.version,
                                                  "errors": out.errors}, exception=False)
-        for hook in options.frame_hooks:
-            try:
-                hook(req, out, explain)
-            except Exception:  # noqa: BLE001
-                log.exception("frame hook %r failed", hook)
-        try:
-            answer = protocol.build_answer(req.frame_text, req.frame, out.answer_objects())
-        except (TypeError, ValueError) as e:
-            with stats.lock:
-                stats.failures += 1
-            return error_response(
-                500, "answer_not_json",
-                f"an extracted value cannot be sent as JSON ({type(e).__name__}: {e}); "
-                f"processors must emit JSON values (no NaN, no numpy types)",
-            )
         bottle.response.content_type = JSON_TYPE
-        return answer
+        return result.body
 
     def dispatch(path: str = "") -> Any:
         if not log.isEnabledFor(logging.DEBUG):

@@ -9,7 +9,8 @@ a generic form parser copies a 6 MB part several times and spools it to disk.
 
 The answer keeps the client's JSON *text* and splices the extracted objects in before its
 closing brace, so nothing the client sent is re-encoded: floats, key order, duplicate keys
-and unicode escapes come back byte for byte.
+and unicode escapes come back byte for byte. It is built by
+:func:`engine.runtime.answer.build_answer` (re-exported here), the same for every command.
 """
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from engine.runtime.answer import CONFLICTS_KEY, build_answer  # noqa: F401 - the answer half of the protocol
 from engine.vision.frame import HEIGHT, IMAGE_BYTES, WIDTH
+
 # The image plus a generous allowance for the frame JSON and the multipart framing.
 DEFAULT_MAX_BODY = IMAGE_BYTES + 4 * 1024 * 1024
-# Where extracted objects go when their name is already a key of the client's frame.
-CONFLICTS_KEY = "otrig_conflicts"
 
 _BOUNDARY_RE = re.compile(r'boundary=(?:"([^"]+)"|([^;,\s]+))', re.IGNORECASE)
 _NAME_RE = re.compile(rb'name="([^"]*)"', re.IGNORECASE)
@@ -174,34 +175,6 @@ def parse_frame_json(text: bytes) -> dict[str, Any]:
     return frame
 
 
-def build_answer(frame_text: bytes, frame: dict[str, Any], extracted: dict[str, Any]) -> bytes:
-    """The client's frame JSON, byte for byte, with the extracted objects spliced in.
-
-    An extracted name that is already a key of the frame never overwrites it: such objects
-    go under ``otrig_conflicts`` (itself suffixed with ``_`` until it is free).
-    """
-    if not extracted:
-        return frame_text
-    own: dict[str, Any] = {}
-    conflicts: dict[str, Any] = {}
-    for key, value in extracted.items():
-        (conflicts if key in frame else own)[key] = value
-    if conflicts:
-        ck = CONFLICTS_KEY
-        while ck in frame or ck in own:
-            ck += "_"
-        own[ck] = conflicts
-    extra = json.dumps(own, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    text = frame_text.rstrip()
-    if text.startswith(b"\xef\xbb\xbf"):
-        text = text[3:]
-    if not text.endswith(b"}"):  # parse_frame_json guarantees an object; be defensive
-        raise ProtocolError(400, "frame_not_object", "'frame' must be a JSON object")
-    body = text[:-1].rstrip()
-    sep = b"" if body.endswith(b"{") else b","
-    return body + sep + extra[1:]
-
-
 @dataclass
 class EncodedRequest:
     """A multipart body as a list of buffers, so the image is sent from its own memory."""
@@ -231,7 +204,7 @@ def encode_request(image: np.ndarray, frame: dict[str, Any] | bytes) -> EncodedR
         f"Content-Type: application/json\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
-    view = memoryview(image).cast("B")
+    view = image.data.cast("B")  # the array's own memory, C-contiguous above
     return EncodedRequest(
         content_type=f"multipart/form-data; boundary={boundary}",
         chunks=[head_image, view, head_frame, frame_bytes, tail],

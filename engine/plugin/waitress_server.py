@@ -308,11 +308,6 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
     warning = check_bind(options)  # raises ValueError to refuse
     if warning:
         log.warning(warning)
-    recorder = None
-    if options.record is not None:  # --record DIR: see engine/recorder.py
-        from engine.debug.recorder import Recorder, server_hook
-        recorder = Recorder(options.record, game=game_holder.game, **options.record_limits)
-        options.frame_hooks.append(server_hook(recorder))
     server = create_server(game_holder, options)
     watcher = ReloadWatcher(game_holder, options.reload_interval).start() if options.reload else None
     host = options.host if ":" not in options.host else f"[{options.host}]"
@@ -332,7 +327,6 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
         if watcher:
             watcher.stop()
         server.close()
-        # let frames already being processed finish (and their hooks run) before closing up
+        # let frames already being processed finish (and be recorded) before the caller closes
+        # the recorder (options.recorder: it is the caller's, made and closed by `otrig serve`)
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
-        if recorder is not None:
-            recorder.close()

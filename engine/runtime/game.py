@@ -6,9 +6,9 @@ and key path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -18,11 +18,56 @@ from engine.lang.errors import GameFileError
 from engine.lang.expr import ExprError, compile_expr
 from engine.runtime.graph import CompiledField, CompiledProcessor, CompiledScreen, Graph
 from engine.runtime.model import GameSpec, ProcessorSpec, parse_game
-from engine.vision.regions import CompiledRegion, IntBox, RegionMapper
+from engine.vision.regions import Box, CompiledRegion, IntBox, RegionMapper
 from engine.runtime.results import FrameOutput
-from engine.steps.base import CompileContext
+from engine.steps.base import CompileContext, Step
 from engine.lang.yamlsrc import Located, load_yaml
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessorDescription:
+    """One processor as the recorder and the report show it."""
+
+    name: str
+    kind: Literal["screens", "fields"]
+    items: tuple[str, ...]              # its screens or fields, in file order
+    step_regions: dict[str, str]        # step label (as in the traces) -> what it looks at
+    every: float | None                 # seconds, None: every frame
+    when: str | None                    # the gate expression
+    emit: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionDescription:
+    anchor: str
+    boxes: tuple[Box, ...]              # in reference pixels
+
+
+@dataclass(frozen=True, kw_only=True)
+class GameDescription:
+    """What a compiled game is, for a recording's meta.json: read from the validated spec,
+    never from the YAML a second time."""
+
+    game: str
+    version: str
+    path: str
+    description: str
+    reference: tuple[int, int]
+    viewport: IntBox | None             # the one in force (--viewport overrides the file's)
+    processors: tuple[ProcessorDescription, ...]
+    regions: dict[str, RegionDescription]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _looks_at(step: Step) -> str:
+    """The region a step reads: its name, or where it is placed relative to an earlier field."""
+    r = step.region
+    if isinstance(r, str):
+        return r
+    return f"from {r.from_} +{r.offset[0]:g},{r.offset[1]:g} size {r.size[0]:g}x{r.size[1]:g}"
 
 
 @dataclass
@@ -51,6 +96,29 @@ class CompiledGame:
         """Frame pixels per reference pixel for this frame: templates are kept in reference
         pixels, so a crop cut from this frame is divided by this."""
         return self.graph.mapper.scale(self.graph.geometry(frame))
+
+    def describe(self) -> GameDescription:
+        """Processors (kind, fields or screens, the region each step reads, cadence, gate) and
+        regions, in file order; the step labels are those of the step traces."""
+        procs = []
+        for name, ps in self.spec.processors.items():
+            if ps.screens is not None:
+                step_regions = {f"{sname}[{i}]": _looks_at(step)
+                                for sname, ss in ps.screens.items() for i, step in enumerate(ss.steps)}
+                items = tuple(ps.screens)
+            else:
+                fields = ps.fields or {}
+                step_regions = {fname: _looks_at(fs.step) for fname, fs in fields.items()}
+                items = tuple(fields)
+            procs.append(ProcessorDescription(
+                name=name, kind="screens" if ps.screens is not None else "fields", items=items,
+                step_regions=step_regions, every=None if ps.every is None else float(ps.every),
+                when=ps.when, emit=ps.emit))
+        regions = {name: RegionDescription(anchor=r.anchor, boxes=tuple(r.reference_boxes()))
+                   for name, r in self.spec.regions.items()}
+        return GameDescription(game=self.name, version=self.version, path=str(self.path),
+                               description=self.spec.description, reference=self.spec.reference,
+                               viewport=self.graph.viewport, processors=tuple(procs), regions=regions)
 
     def summary(self) -> str:
         lines = [f"game {self.name} (version {self.version or '-'}): {len(self.regions)} regions, "
