@@ -149,7 +149,7 @@ BROKEN = [
      game: x
      regions:
        r: {box: [0, 0, 0, 10]}
-     """, "g.yaml:3:7: regions.r.box: box [0, 0, 0, 10] has no area: width and height must be > 0"),
+     """, "g.yaml:3:19: regions.r.box[2]: expected a positive number (the box's width), got 0"),
     ("""
      game: x
      regions:

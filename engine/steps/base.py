@@ -12,9 +12,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from engine.vision.prep import ColorRanges, Op, compile_prep, parse_ranges, run_prep
+from engine.vision.prep import (RANGES_EXAMPLE, RANGES_HELP, SPACE_HELP, ColorRanges, ColorRangesRule, Op, PrepList,
+                                compile_prep, parse_ranges, run_prep)
 from engine.vision.regions import CompiledRegion, Geometry, IntBox, RegionMapper, _clip
-from engine.lang.schema import param
+from engine.lang.schema import Rule, param
 from engine.lang.yamlsrc import KeyPath, Located
 
 
@@ -89,7 +90,7 @@ class Step:
     summary: ClassVar[str] = ""
 
     region: str | RelativeRegion = param(help="a region name, or {from, offset, size} relative to an earlier field")
-    prep: list[Any] = param(default_factory=list, help="image preparation ops, run in order")
+    prep: PrepList = param(default_factory=list, help="image preparation ops, run in order (see Prep ops)")
 
     def __post_init__(self) -> None:
         self._prep: list[tuple[str, Op]] = []
@@ -172,8 +173,10 @@ class Step:
 class ColorRangeStep(Step):
     """A step that looks for pixels in colour ranges (fraction, bar)."""
 
-    space: Literal["bgr", "hsv"] = param("bgr", help="colour space of the ranges (OpenCV HSV: H 0-180)")
-    ranges: list[Any] = param(help="[[low, high], ...], each a triple; a pixel in any range counts")
+    rules: ClassVar[tuple[Rule, ...]] = (ColorRangesRule(),)
+
+    space: Literal["bgr", "hsv"] = param("bgr", help=SPACE_HELP)
+    ranges: list[Any] = param(help=RANGES_HELP, nonempty=f"expected a list of [low, high] colour pairs, e.g. {RANGES_EXAMPLE}")
 
     def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
         self._ranges: ColorRanges = parse_ranges(self.space, self.ranges, path, ctx.src)

@@ -4,16 +4,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from engine.lang.assets import resolve_dir
 from engine.vision.spacing import character_bounds
 from engine.vision.ocr import OcrConfig, OcrEngine, OcrUnavailable
-from engine.vision.prep import compile_prep, run_prep
+from engine.vision.prep import PrepList, compile_prep, run_prep
 from engine.vision.regions import IntBox
-from engine.lang.schema import param
+from engine.lang.schema import Given, NotBoth, Rule, needs, param
 from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
 from engine.vision.textpost import Rejected, TextRules
 from engine.lang.yamlsrc import KeyPath
@@ -23,7 +23,7 @@ from engine.lang.yamlsrc import KeyPath
 class OcrRetry:
     """Another way to read the same crop, tried when the reads before it gave no valid value."""
 
-    prep: list[Any] | None = param(None, help="preparation ops instead of the step's")
+    prep: PrepList | None = param(None, help="preparation ops instead of the step's")
     psm: int | None = param(None, help="page segmentation mode instead of the step's (8 or 10 for a lone word or digit)", lo=0, hi=13)
     whitelist: str | None = param(None, help="characters instead of the step's")
 
@@ -34,6 +34,11 @@ class OcrStep(Step):
 
     kind = "ocr"
     summary = "text, cast to a type and validated"
+    rules: ClassVar[tuple[Rule, ...]] = (
+        needs("group", "regex", message="group needs a regex"),
+        needs("format", "regex", message="format needs a regex whose groups it joins"),
+        NotBoth(Given("group"), Given("format")),
+    )
 
     whitelist: str | None = param(None, help="only these characters, e.g. \"0123456789\"")
     psm: int = param(7, help="Tesseract page segmentation mode (7 = one line, 8 = one word, 6 = a block)", lo=0, hi=13)
@@ -44,7 +49,8 @@ class OcrStep(Step):
     regex: str | None = param(None, help="extract this pattern (group 1 if it has one, or `group`)")
     group: int | str | None = param(None, help="which regex group is the value: a number or a (?P<name>...) name")
     format: str | None = param(None, help='build the value from regex groups: "{1}:{2}.{3}" or "{mm}:{ss}" ({0} = whole match)')
-    vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)")
+    vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)",
+                                         nonempty="the vocabulary is empty")
     max_distance: int = param(2, help="edits allowed when matching the vocabulary (never more than one per three characters of the word)", lo=0, hi=20)
     cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
     range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")

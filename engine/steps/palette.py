@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.vision.regions import IntBox
 from engine.lang.schema import param
+from engine.vision.prep import BGR
 from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
 from engine.lang.yamlsrc import KeyPath
 
@@ -20,7 +21,7 @@ class PaletteStep(Step):
     kind = "palette"
     summary = "name of the nearest palette colour"
 
-    colors: dict[str, tuple[float, float, float]] = param(help="{name: [b, g, r]}")
+    colors: dict[str, BGR] = param(help="{name: [b, g, r]}, each 0-255", nonempty="give at least one named colour")
     max_distance: float = param(60.0, help="Lab distance beyond which no colour is named", lo=0)
     stat: Literal["mean", "median"] = param("median", help="how the region's colour is taken")
 

@@ -14,12 +14,15 @@ Mapped boxes are cached per source shape, so the per-frame cost is one dict look
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from engine.vision.frame import HEIGHT, WIDTH
-from engine.lang.schema import param
+from engine.lang.schema import Bounds, ExactlyOne, Rule, param
 
 Box = tuple[float, float, float, float]
+# a box as a game file writes it: [x, y, w, h], with an area
+BoxSpec = tuple[float, float, Annotated[float, Bounds(above=0, what="the box's width")],
+                Annotated[float, Bounds(above=0, what="the box's height")]]
 IntBox = tuple[int, int, int, int]
 Anchor = Literal["top-left", "top", "top-right", "left", "center", "right",
                  "bottom-left", "bottom", "bottom-right"]
@@ -29,7 +32,7 @@ Anchor = Literal["top-left", "top", "top-right", "left", "center", "right",
 class Grid:
     """``n`` cells of ``box``'s size, each ``stride`` further than the last."""
 
-    box: Box = param(help="the first cell [x, y, w, h]")
+    box: BoxSpec = param(help="the first cell [x, y, w, h]")
     n: int = param(help="number of cells", lo=1, hi=256)
     stride: tuple[float, float] = param(help="[dx, dy] from one cell to the next")
 
@@ -38,19 +41,12 @@ class Grid:
 class RegionSpec:
     """A named place on screen: one box, a list of boxes, or a grid of cells."""
 
-    box: Box | None = param(None, help="[x, y, w, h] in reference pixels")
-    boxes: list[Box] | None = param(None, help="several boxes, read one by one")
+    rules: ClassVar[tuple[Rule, ...]] = (ExactlyOne("box", "boxes", "grid"),)
+
+    box: BoxSpec | None = param(None, help="[x, y, w, h] in reference pixels")
+    boxes: list[BoxSpec] | None = param(None, help="several boxes, read one by one")
     grid: Grid | None = param(None, help="n equal cells with a stride")
     anchor: Anchor = param("center", help="the screen edge or corner the HUD element sticks to")
-
-    def validate(self) -> tuple[str, str] | str | None:
-        given = [k for k in ("box", "boxes", "grid") if getattr(self, k) is not None]
-        if len(given) != 1:
-            return "give exactly one of box, boxes or grid" + (f" (got {', '.join(given)})" if given else "")
-        for b in self.reference_boxes():
-            if b[2] <= 0 or b[3] <= 0:
-                return (given[0], f"box [{', '.join(f'{v:g}' for v in b)}] has no area: width and height must be > 0")
-        return None
 
     def reference_boxes(self) -> list[Box]:
         if self.box is not None:
