@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from engine.debug.perturb import VARIANTS
+
 from cli.options import (INPUT_ERROR, USAGE_ERROR, Assets, GameArg, ViewportOpt, fail, load_game_or_exit,
                          viewport_box)
 
@@ -26,7 +28,7 @@ def test(
     stress: Annotated[Optional[str], typer.Option(
         "--stress", metavar="VARIANTS",
         help="Also re-read the samples as other captures would give them: 'all' or some of "
-             "jpeg60,720p,shift+2,shift-2,noise4,dim85; prints right/null/wrong per variant (report only).")] = None,
+             f"{','.join(VARIANTS)}; prints right/null/wrong per variant (report only).")] = None,
 ) -> None:
     """Run a game's golden-frame samples; exit 1 if any expected field is read wrong.
 

@@ -30,6 +30,14 @@ def _from_720p(img: Frame) -> Frame:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _via_1440p(img: Frame) -> Frame:
+    # a 2560x1440 capture resized to the protocol's 1920x1080 by the sender (INTER_AREA, as
+    # otrig extract does): edges resampled twice
+    h, w = img.shape[:2]
+    big = cv2.resize(img, (w * 4 // 3, h * 4 // 3), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def _shift(dx: int, dy: int) -> Callable[[Frame], Frame]:
     def apply(img: Frame) -> Frame:
         h, w = img.shape[:2]
@@ -59,7 +67,9 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("jpeg60", "JPEG at quality 60 (a compressed screenshot or stream)", _jpeg(60)),
+    Variant("jpeg40", "JPEG at quality 40 (a heavily compressed stream grab)", _jpeg(40)),
     Variant("720p", "captured at 1280x720 and scaled up to 1920x1080", _from_720p),
+    Variant("1440p", "captured at 2560x1440 and scaled down to 1920x1080", _via_1440p),
     Variant("shift+2", "the picture 2 px right and down (a capture cropped differently)", _shift(2, 2)),
     Variant("shift-2", "the picture 2 px left and up", _shift(-2, -2)),
     Variant("noise4", "Gaussian noise, sigma 4 grey levels", _noise(4.0)),
