@@ -83,8 +83,9 @@ def ingest_app(environ, start_response):
 def serve(kind: str, port: int, app_kind: str) -> None:
     app = ingest_app
     if app_kind == "otrig":
-        from engine.plugin.app import GameHolder, ServerOptions, make_app
-        app = make_app(GameHolder.load(str(ROOT / "games" / "echo.yaml")), ServerOptions())
+        from engine.plugin.app import PluginApp, ServerOptions
+        from engine.plugin.reload import GameHolder
+        app = PluginApp(GameHolder.load(str(ROOT / "games" / "echo.yaml")), ServerOptions())
     if kind == "cheroot":
         from cheroot import wsgi
         srv = wsgi.Server(("127.0.0.1", port), app, numthreads=8)

@@ -120,8 +120,9 @@ def traced_copies() -> dict[str, float]:
         "POST", "http://127.0.0.1/", files={"image": ("image", image.tobytes()),
                                              "frame": ("frame", json.dumps(bench_frame(1)))}).prepare()) / protocol.IMAGE_BYTES
     try:
-        from engine.plugin.app import GameHolder, ServerOptions, make_app  # type: ignore
-        sapp = make_app(GameHolder.load(str(ROOT / "games" / "echo.yaml")), ServerOptions())
+        from engine.plugin.app import PluginApp, ServerOptions  # type: ignore
+        from engine.plugin.reload import GameHolder
+        sapp = PluginApp(GameHolder.load(str(ROOT / "games" / "echo.yaml")), ServerOptions())
         wsgi(sapp, body, enc.content_type)
         out["engine.plugin.app app, echo (WSGI, body read incl.)"] = _peak(
             lambda: wsgi(sapp, body, enc.content_type)) / protocol.IMAGE_BYTES

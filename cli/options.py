@@ -28,6 +28,7 @@ from engine.vision.frame import HEIGHT, WIDTH
 
 if TYPE_CHECKING:  # the engine is heavy to import; `otrig --help` must stay fast
     from engine.debug.recorder import Recorder
+    from engine.lang.errors import GameFileError, GameFileErrors
     from engine.runtime.game import CompiledGame
 
 IntBox = tuple[int, int, int, int]  # engine.vision.regions.IntBox, without importing the engine
@@ -140,13 +141,21 @@ def load_game_reporting(game: str | Path, *, assets: Sequence[str | Path] = (),
 
     try:
         return load_game(game, assets=assets, viewport=viewport, budget_ms=budget_ms)
-    except GameFileErrors as e:
-        for one in e.errors:
-            typer.echo(str(one), err=True)
-        typer.echo(f"otrig: {len(e.errors)} problems in {game}", err=True)
-    except GameFileError as e:
-        typer.echo(str(e), err=True)
+    except (GameFileErrors, GameFileError) as e:
+        print_game_file_error(game, e)
     return None
+
+
+def print_game_file_error(game: str | Path, error: GameFileError | GameFileErrors) -> None:
+    """Every problem of a game file as file:line:col: key: message, on stderr."""
+    from engine.lang.errors import GameFileErrors
+
+    if isinstance(error, GameFileErrors):
+        for one in error.errors:
+            typer.echo(str(one), err=True)
+        typer.echo(f"otrig: {len(error.errors)} problems in {game}", err=True)
+    else:
+        typer.echo(str(error), err=True)
 
 
 def load_game_or_exit(game: str | Path, *, assets: Sequence[str | Path] = (),

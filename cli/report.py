@@ -1,5 +1,4 @@
-"""`otrig report` (HTML debug report of a recording, or of a run it does itself) and
-`otrig cut` (cut a template out of a screenshot at a region's box)."""
+"""`otrig report`: the HTML debug report of a recording, or of a run it does itself."""
 from __future__ import annotations
 
 import shutil
@@ -111,59 +110,3 @@ def report(
             shutil.rmtree(tmp, ignore_errors=True)
     typer.echo(str(path))
 
-
-def cut(
-    image: Annotated[str, typer.Argument(metavar="IMAGE", help="A screenshot (any size; resized to 1920x1080 like "
-                                         "a frame).")],
-    game: Annotated[str, typer.Option("--game", "-g", metavar="GAME", help="The game file (or shipped game's "
-                                      "name) whose region to cut.")],
-    region: Annotated[str, typer.Option("--region", help="Region name in the game file.")],
-    output: Annotated[str, typer.Option("-o", "--output", help="PNG to write (file_<i>.png for a region with "
-                                        "several boxes).")],
-    viewport: ViewportOpt = None,
-    index: Annotated[Optional[int], typer.Option("--index", help="Only this box of a multi-box region "
-                                                 "(0-based).")] = None,
-    assets: Assets = [],  # noqa: B006 - typer's way to declare a repeatable option; never mutated
-) -> None:
-    """Cut a template from a screenshot at a region's box, after anchor/viewport mapping.
-
-    \b
-      otrig cut shot.png --game games/apex.yaml --region weapon_name -o art/r99.png
-    """
-    import cv2
-
-    from engine.media.sources import read_image
-
-    g = load_game_or_exit(game, assets=assets, viewport=viewport_box(viewport))
-    try:
-        img, frame = read_image(image)
-    except SourceError as e:
-        raise fail("cut", str(e), INPUT_ERROR) from None
-    try:
-        boxes = g.region_boxes(region, frame)
-    except KeyError as e:  # names the regions there are
-        raise fail("cut", f"--region: {e.args[0]}", USAGE_ERROR) from None
-    if not boxes:
-        raise fail("cut", f"region {region!r} has no box on this frame", INPUT_ERROR)
-    if index is not None:
-        if not 0 <= index < len(boxes):
-            raise fail("cut", f"--index {index}: region {region!r} has {len(boxes)} boxes (0..{len(boxes) - 1})",
-                       USAGE_ERROR)
-        boxes = [boxes[index]]
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    H, W = img.shape[:2]
-    # templates are kept in reference pixels, so they match at any capture size
-    sx, sy = g.template_scale(frame)
-    for i, (x, y, w, h) in enumerate(boxes):
-        x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
-        if x1 <= x0 or y1 <= y0:
-            raise fail("cut", f"region {region!r} box {i} {x, y, w, h} is outside the 1920x1080 frame", INPUT_ERROR)
-        path = out if len(boxes) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix or '.png'}")
-        crop = img[y0:y1, x0:x1]
-        if abs(sx - 1) > 0.02 or abs(sy - 1) > 0.02:
-            size = (max(1, round(crop.shape[1] / sx)), max(1, round(crop.shape[0] / sy)))
-            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if sx > 1 else cv2.INTER_CUBIC)
-        if not cv2.imwrite(str(path), crop):
-            raise fail("cut", f"{path}: could not write (is the suffix an image type?)", INPUT_ERROR)
-        typer.echo(f"{path}  {x0},{y0},{x1 - x0},{y1 - y0}")

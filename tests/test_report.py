@@ -200,15 +200,15 @@ def synthetic(tmp_path) -> Path:
 
 def test_summary_counts_runs_hits_timings_and_skips(synthetic):
     ctx = build_context(load_recording(synthetic))
-    by = {p["name"]: p for p in ctx["summary"]}
+    by = {p.name: p for p in ctx["summary"]}
     assert ctx["processors"] == ["screen", "weapon"] and ctx["n_frames"] == 30
     # Frames 0-4, 10-14, 20-24 are in game.
-    assert by["screen"]["runs"] == 30 and by["screen"]["hits"] == 15
-    assert by["weapon"]["runs"] == 15 and by["weapon"]["hits"] == 15
-    assert dict(by["weapon"]["skips"]) == {'gate: screen == "in_game"': 15}
-    assert by["weapon"]["mean_ms"] == pytest.approx(4.0) and by["weapon"]["p95_ms"] == pytest.approx(5.0)
-    name = next(s for s in by["weapon"]["steps"] if s["step"] == "name")
-    assert name["runs"] == 15 and name["misses"] == 5 and name["threshold"] == 0.8
+    assert by["screen"].runs == 30 and by["screen"].hits == 15
+    assert by["weapon"].runs == 15 and by["weapon"].hits == 15
+    assert dict(by["weapon"].skips) == {'gate: screen == "in_game"': 15}
+    assert by["weapon"].mean_ms == pytest.approx(4.0) and by["weapon"].p95_ms == pytest.approx(5.0)
+    name = next(s for s in by["weapon"].steps if s.step == "name")
+    assert name.runs == 15 and name.misses == 5 and name.threshold == 0.8
     assert ctx["screens"] == ["screen"]
     assert "weapon.clip" in ctx["plot_fields"]
     # "changed": the clip counts down every in-game frame; a skipped processor is not a change.
@@ -364,8 +364,7 @@ def test_cut_writes_the_region_box(tmp_path):
     region = "clip"
     (box,) = g.region_boxes(region, {"source": {"original_shape": [1080, 1920, 3]}})
     out = tmp_path / "clip.png"
-    r = CliRunner().invoke(app, ["cut", str(src), "--game", str(game), "--region", region, "-o", str(out),
-                                 "--assets", str(DATA)])
+    r = CliRunner().invoke(app, ["cut", str(src), "--game", str(game), "--region", region, "-o", str(out)])
     assert r.exit_code == 0, r.output
     x, y, w, h = box
     cut_img = cv2.imread(str(out))
@@ -375,7 +374,7 @@ def test_cut_writes_the_region_box(tmp_path):
     small = cv2.resize(cv2.imread(str(src)), (1440, 1080))
     cv2.imwrite(str(tmp_path / "43.png"), small)
     r = CliRunner().invoke(app, ["cut", str(tmp_path / "43.png"), "--game", str(game), "--region", region,
-                                 "-o", str(tmp_path / "c43.png"), "--assets", str(DATA)])
+                                 "-o", str(tmp_path / "c43.png")])
     assert r.exit_code == 0, r.output
     (box43,) = g.region_boxes(region, {"source": {"original_shape": [1080, 1440, 3]}})
     # the stretched crop is saved in reference pixels (x divided by 1920/1440), so it
@@ -383,8 +382,7 @@ def test_cut_writes_the_region_box(tmp_path):
     sx, sy = g.template_scale({"source": {"original_shape": [1080, 1440, 3]}})
     assert cv2.imread(str(tmp_path / "c43.png")).shape[:2] == (round(box43[3] / sy), round(box43[2] / sx))
     assert abs(round(box43[2] / sx) - w) <= 1
-    r = CliRunner().invoke(app, ["cut", str(src), "--game", str(game), "--region", "nope", "-o", str(out),
-                                 "--assets", str(DATA)])
+    r = CliRunner().invoke(app, ["cut", str(src), "--game", str(game), "--region", "nope", "-o", str(out)])
     assert r.exit_code == 2 and "nope" in r.output and "clip" in r.output  # names the regions there are
 
 

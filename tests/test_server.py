@@ -400,7 +400,7 @@ def test_images_kept_past_their_request_are_never_overwritten(inproc_game, tmp_p
     assert [read_index(k)["index"] for k in kept] == [0, 1]
     assert all(read_index(k)["uniform"] for k in kept)
     assert server.otrig_buffers.abandoned >= 2  # the recorder's two frames: their buffers left alone
-    app.config["otrig.faults"].flush()
+    app.faults.flush()
     import cv2
     (png,) = (tmp_path / "faults").glob("*.png")
     assert (cv2.imread(str(png)) == indexed_image(3)).all()

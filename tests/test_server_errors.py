@@ -13,7 +13,7 @@ import pytest
 from engine.plugin import protocol
 from engine.plugin.reload import GameHolder, GameSource
 from engine.runtime.results import FrameOutput
-from engine.plugin.app import ServerOptions, make_app
+from engine.plugin.app import PluginApp, ServerOptions
 from engine.plugin.waitress_server import create_server
 from helpers import get, make_image, multipart, post_body, post_frame, run_otrig
 
@@ -259,7 +259,7 @@ def test_process_raising_answers_500_and_saves_the_frame(inproc_server, tmp_path
     r = post_frame(url, IMAGE, {"frame_no": 77, "ü": "x"})
     err = _assert_error(r, 500, "process_failed", "ZeroDivisionError", "division by zero", "otrig run")
     assert err["exception"] == "ZeroDivisionError"
-    app.config["otrig.faults"].flush()
+    app.faults.flush()
     stamp = err["fault"]
     png, doc = tmp_path / "faults" / f"{stamp}.png", tmp_path / "faults" / f"{stamp}.json"
     import cv2
@@ -283,7 +283,7 @@ def test_processor_errors_are_answered_and_saved_bounded(inproc_server, tmp_path
         doc = json.loads(r.body)
         assert doc["frame_no"] == i and doc["hud"] == {"hp": 100}
         assert doc["errors"]["ammo"]["message"] == "StepError: region empty"
-        app.config["otrig.faults"].flush()
+        app.faults.flush()
     folder = tmp_path / "faults"
     jsons = sorted(folder.glob("*.json"))
     assert len(jsons) == 3 and len(list(folder.glob("*.png"))) == 3
@@ -344,7 +344,7 @@ def _wsgi_call(app, environ: dict) -> tuple[str, dict, bytes]:
 
 def test_body_ending_early_is_a_400():
     """A server that passes a short body through (client gone mid-upload) gets a clear 400."""
-    app = make_app(_holder(lambda i, f: FrameOutput(objects={})), ServerOptions())
+    app = PluginApp(_holder(lambda i, f: FrameOutput(objects={})), ServerOptions())
     enc = protocol.encode_request(IMAGE, {"frame_no": 1})
     body = b"".join(bytes(c) for c in enc.chunks)
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "x",
@@ -370,6 +370,6 @@ def test_unexpected_server_bug_is_json_500(inproc_server):
         def errors(self):
             raise RuntimeError("boom")
 
-    app.config["otrig.holder"]._game = FakeGame(lambda i, f: Broken())
+    app.holder._game = FakeGame(lambda i, f: Broken())
     r = post_frame(url, IMAGE, {"frame_no": 1})
     _assert_error(r, 500, "internal_error", "RuntimeError")

@@ -257,7 +257,7 @@ class _Writer:
                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         else:
             self.codec = "mp4v"
-            self.cv = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+            self.cv = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
             if not self.cv.isOpened():
                 raise RuntimeError(f"cannot write {path}: no ffmpeg and OpenCV has no mp4v encoder")
 
@@ -265,7 +265,7 @@ class _Writer:
         if self.proc is not None:
             assert self.proc.stdin is not None
             try:
-                self.proc.stdin.write(memoryview(img).cast("B"))
+                self.proc.stdin.write(np.ascontiguousarray(img).data.cast("B"))
             except BrokenPipeError:
                 self.close()  # raises with ffmpeg's message
                 raise

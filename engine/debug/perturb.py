@@ -20,7 +20,8 @@ Frame = np.ndarray
 def _jpeg(quality: int) -> Callable[[Frame], Frame]:
     def apply(img: Frame) -> Frame:
         ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else img
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
+        return img if decoded is None else decoded
     return apply
 
 
@@ -41,7 +42,7 @@ def _via_1440p(img: Frame) -> Frame:
 def _shift(dx: int, dy: int) -> Callable[[Frame], Frame]:
     def apply(img: Frame) -> Frame:
         h, w = img.shape[:2]
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
     return apply
 

@@ -12,12 +12,15 @@ import json
 import math
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from engine.debug.recorder import FRAMES_FILE, META_FILE
 from engine.lang.shipped import templates_dir
+
+if TYPE_CHECKING:  # imported when a report is rendered, not when the engine is
+    import jinja2
 
 TIMELINE_W = 1000          # SVG user units of the timeline's drawing area
 FRAME_W, FRAME_H = 1920, 1080
@@ -127,6 +130,11 @@ def short(v: Any, n: int = 80) -> str:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _number(v: Any) -> float | None:
+    """A finite number from a recording's JSON as a float; None for anything else."""
+    return float(v) if _is_num(v) else None
 
 
 def _data_uri(path: Path) -> str | None:
@@ -243,82 +251,146 @@ def field_value(fr: dict[str, Any], path: str) -> float | None:
         v = obj.get(key) if isinstance(obj, dict) else None
     else:
         v = objects.get(path)
-    return float(v) if _is_num(v) else None
+    return _number(v)
 
 
 # ---- aggregation -----------------------------------------------------------------------
 
-def summarize(rec: Recording, procs: list[str]) -> list[dict[str, Any]]:
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _by_count(skips: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(skips.items(), key=lambda kv: -kv[1])
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSummary:
+    """One step's row in the report's summary table."""
+
+    step: str
+    kind: str | None
+    regions: list[str]
+    runs: int
+    hits: int
+    misses: int
+    errors: int
+    rate: float | None
+    mean_ms: float | None
+    p95_ms: float | None
+    mean_score: float | None
+    threshold: float | None
+    skips: list[tuple[str, int]]  # (reason, frames), most frequent first
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessorSummary:
+    """One processor's row, with its steps' rows under it."""
+
+    name: str
+    frames: int
+    runs: int
+    hits: int
+    errors: int
+    rate: float | None
+    mean_ms: float | None
+    p95_ms: float | None
+    skips: list[tuple[str, int]]
+    steps: list[StepSummary]
+
+
+@dataclass(kw_only=True)
+class _StepTally:
+    step: str
+    kind: str | None
+    regions: set[str] = field(default_factory=set)
+    runs: int = 0
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    ms: list[float] = field(default_factory=list)
+    skips: Counter[str] = field(default_factory=Counter)
+    scores: list[float] = field(default_factory=list)
+    threshold: float | None = None
+
+    def summary(self) -> StepSummary:
+        return StepSummary(step=self.step, kind=self.kind, regions=sorted(self.regions), runs=self.runs,
+                           hits=self.hits, misses=self.misses, errors=self.errors,
+                           rate=self.hits / self.runs if self.runs else None, mean_ms=_mean(self.ms),
+                           p95_ms=percentile(self.ms, 95), mean_score=_mean(self.scores), threshold=self.threshold,
+                           skips=_by_count(self.skips))
+
+
+@dataclass(kw_only=True)
+class _ProcessorTally:
+    name: str
+    frames: int = 0
+    runs: int = 0
+    hits: int = 0
+    errors: int = 0
+    ms: list[float] = field(default_factory=list)
+    skips: Counter[str] = field(default_factory=Counter)
+    steps: dict[str, _StepTally] = field(default_factory=dict)
+
+    def summary(self) -> ProcessorSummary:
+        return ProcessorSummary(name=self.name, frames=self.frames, runs=self.runs, hits=self.hits,
+                                errors=self.errors, rate=self.hits / self.runs if self.runs else None,
+                                mean_ms=_mean(self.ms), p95_ms=percentile(self.ms, 95), skips=_by_count(self.skips),
+                                steps=[s.summary() for s in self.steps.values()])
+
+
+def summarize(rec: Recording, procs: list[str]) -> list[ProcessorSummary]:
     """Per processor and per step: runs, hits, hit rate, mean and p95 ms, skips by reason."""
     step_regions = {(p["name"], k): v for p in rec.meta.get("processors", []) if isinstance(p, dict)
                     for k, v in (p.get("step_regions") or {}).items()}
-    pstats = {n: {"name": n, "frames": 0, "runs": 0, "hits": 0, "errors": 0, "ms": [], "skips": Counter(),
-                  "steps": {}} for n in procs}
+    tallies = {n: _ProcessorTally(name=n) for n in procs}
     for fr in rec.frames:
         objects = fr.get("objects") or {}
         traced = set()
         for p in fr.get("processors", []):
-            s = pstats.setdefault(p["name"], {"name": p["name"], "frames": 0, "runs": 0, "hits": 0, "errors": 0,
-                                              "ms": [], "skips": Counter(), "steps": {}})
+            s = tallies.setdefault(p["name"], _ProcessorTally(name=p["name"]))
             traced.add(p["name"])
-            s["frames"] += 1
+            s.frames += 1
             st = p.get("status")
             if st == "skip":
-                s["skips"][p.get("reason") or "skipped"] += 1
+                s.skips[p.get("reason") or "skipped"] += 1
             else:
-                s["runs"] += 1
-                s["ms"].append(float(p.get("ms") or 0.0))
+                s.runs += 1
+                s.ms.append(float(p.get("ms") or 0.0))
                 if st == "error":
-                    s["errors"] += 1
+                    s.errors += 1
                 elif p.get("hit"):
-                    s["hits"] += 1
+                    s.hits += 1
         if not traced:  # no traces (an engine without them): count emitted objects
             for name in procs:
-                s = pstats[name]
-                s["frames"] += 1
-                s["runs"] += 1
-                s["hits"] += int(name in objects)
+                s = tallies[name]
+                s.frames += 1
+                s.runs += 1
+                s.hits += int(name in objects)
         for t in fr.get("steps", []):
-            s = pstats.setdefault(t["processor"], {"name": t["processor"], "frames": 0, "runs": 0, "hits": 0,
-                                                   "errors": 0, "ms": [], "skips": Counter(), "steps": {}})
+            s = tallies.setdefault(t["processor"], _ProcessorTally(name=t["processor"]))
             region = (t.get("details") or {}).get("region") or step_regions.get((t["processor"], t["step"]))
-            ss = s["steps"].setdefault(t["step"], {"step": t["step"], "kind": t.get("kind"), "regions": set(),
-                                                   "runs": 0, "hits": 0, "misses": 0, "errors": 0, "ms": [],
-                                                   "skips": Counter(), "scores": [], "threshold": None})
+            ss = s.steps.setdefault(t["step"], _StepTally(step=t["step"], kind=t.get("kind")))
             if region is not None:
-                ss["regions"].add(region if isinstance(region, str) else short(region, 40))
+                ss.regions.add(region if isinstance(region, str) else short(region, 40))
             st = t.get("status")
             if st == "skip":
-                ss["skips"][t.get("reason") or "skipped"] += 1
+                ss.skips[t.get("reason") or "skipped"] += 1
                 continue
-            ss["runs"] += 1
-            ss["ms"].append(float(t.get("ms") or 0.0))
+            ss.runs += 1
+            ss.ms.append(float(t.get("ms") or 0.0))
             if st == "hit":
-                ss["hits"] += 1
+                ss.hits += 1
             elif st == "error":
-                ss["errors"] += 1
+                ss.errors += 1
             else:
-                ss["misses"] += 1
-            if _is_num(t.get("score")):
-                ss["scores"].append(float(t["score"]))
+                ss.misses += 1
+            score = _number(t.get("score"))
+            if score is not None:
+                ss.scores.append(score)
             if _is_num(t.get("threshold")):
-                ss["threshold"] = t["threshold"]
-    out = []
-    for s in pstats.values():
-        steps = []
-        for ss in s["steps"].values():
-            steps.append({**ss, "regions": sorted(ss["regions"]),
-                          "rate": ss["hits"] / ss["runs"] if ss["runs"] else None,
-                          "mean_ms": sum(ss["ms"]) / len(ss["ms"]) if ss["ms"] else None,
-                          "p95_ms": percentile(ss["ms"], 95),
-                          "mean_score": sum(ss["scores"]) / len(ss["scores"]) if ss["scores"] else None,
-                          "skips": sorted(ss["skips"].items(), key=lambda kv: -kv[1])})
-        out.append({**s, "steps": steps,
-                    "rate": s["hits"] / s["runs"] if s["runs"] else None,
-                    "mean_ms": sum(s["ms"]) / len(s["ms"]) if s["ms"] else None,
-                    "p95_ms": percentile(s["ms"], 95),
-                    "skips": sorted(s["skips"].items(), key=lambda kv: -kv[1])})
-    return out
+                ss.threshold = t["threshold"]  # as recorded: an int threshold is shown as one
+    return [s.summary() for s in tallies.values()]
 
 
 _SKIP = object()
@@ -379,7 +451,8 @@ def timeline(rec: Recording, times: list[float], procs: list[str], screens: list
             continue
         lo, hi = min(nums), max(nums)
         rng = (hi - lo) or 1.0
-        lines, cur = [], []
+        lines: list[list[str]] = []
+        cur: list[str] = []
         for i, v in enumerate(vals):
             if v is _SKIP:
                 continue
@@ -556,7 +629,7 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{100 * v:.0f}%"
 
 
-def environment():
+def environment() -> jinja2.Environment:
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=jinja2.select_autoescape(["html", "j2", "svg"]),

@@ -203,9 +203,10 @@ def sample_indices(video_fps: Fraction, frames: int, fps: float | Fraction, seek
     for t in sample_times(fps, seek):
         n = math.ceil(t * video_fps - Fraction(1, 2))  # nearest; a tie goes to the earlier frame
         if n >= frames:
-            return out
+            break
         if not out or n != out[-1]:
             out.append(max(n, 0))
+    return out
 
 
 class VideoSource:
@@ -370,7 +371,7 @@ class VideoSource:
                 yield prev
             decoded_to = prev[0] if prev is not None else index
             # (an estimated count, e.g. MKV with audio longer than the video, proves nothing)
-            if info.frames_exact and info.frames - 1 - decoded_to > max(2, info.fps / 2):
+            if info.frames_exact and info.frames - 1 - decoded_to > max(Fraction(2), info.fps / 2):
                 raise SourceError(
                     f"{self.path}: the video ends at frame {decoded_to} but its header promises "
                     f"{info.frames} frames; the file is probably truncated")

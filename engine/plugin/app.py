@@ -1,4 +1,4 @@
-"""The OverTrack plugin HTTP app behind `otrig serve`: a Bottle app (`make_app`).
+"""The OverTrack plugin HTTP app behind `otrig serve`: :class:`PluginApp`, a WSGI app.
 
 It takes the body as one buffer (read once from ``wsgi.input``, or received in place by
 :mod:`engine.plugin.waitress_server`, which serves it), parses it with :mod:`engine.plugin.protocol` (the
@@ -16,9 +16,9 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import bottle
 
@@ -99,14 +99,16 @@ def too_large_message(length: int | None, limit: int) -> str:
 
 # --------------------------------------------------------------------------- the app
 
-class _Stats:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.started = time.time()
-        self.frames = 0
-        self.frames_with_errors = 0
-        self.failures = 0
-        self.rejected = 0
+@dataclass(kw_only=True)
+class ServerStats:
+    """The counters /health reports; read and written under ``lock`` (worker threads)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    started: float = field(default_factory=time.time)
+    frames: int = 0
+    frames_with_errors: int = 0
+    failures: int = 0
+    rejected: int = 0
 
 
 def _query_flag(value: str | None) -> bool:
@@ -143,21 +145,82 @@ def _read_body(environ: dict[str, Any], length: int) -> bytes | memoryview:
     return body
 
 
-def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
-    """The WSGI app: POST a frame to any path, GET /health. All errors are JSON."""
-    app = bottle.Bottle(catchall=True)
-    stats = _Stats()
-    faults = FaultSaver(options.fault_dir, options.max_faults, options.fault_interval)
-    app.config["otrig.options"] = options
-    app.config["otrig.holder"] = game_holder
-    app.config["otrig.faults"] = faults
-    app.config["otrig.stats"] = stats
+class PluginApp:
+    """The plugin as a WSGI app: POST a frame to any path, GET /health; every error is JSON.
 
-    def check_token(environ: dict[str, Any]) -> bottle.HTTPResponse | None:
-        if not options.token:
+    Its routes are its methods, registered on :attr:`routes` (a Bottle app, used for its
+    request/response handling only); the instance itself is the WSGI callable. All state is
+    in these fields, shared by waitress's worker threads: the holder swaps games atomically,
+    the counters are under their lock, the fault saver queues to its own thread.
+    """
+
+    holder: GameHolder
+    options: ServerOptions
+    stats: ServerStats
+    faults: FaultSaver
+    routes: bottle.Bottle
+
+    def __init__(self, holder: GameHolder, options: ServerOptions) -> None:
+        self.holder = holder
+        self.options = options
+        self.stats = ServerStats()
+        self.faults = FaultSaver(options.fault_dir, options.max_faults, options.fault_interval)
+        self.routes = bottle.Bottle(catchall=True)
+        self.routes.route("/", method="ANY", callback=self.dispatch)
+        self.routes.route("/<path:path>", method="ANY", callback=self.dispatch)
+        self.routes.default_error_handler = self.json_error  # never bottle's HTML pages
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body: Iterable[bytes] = self.routes(environ, start_response)
+        return body
+
+    # -- routes -----------------------------------------------------------------------------
+    def dispatch(self, path: str = "") -> Any:
+        if not log.isEnabledFor(logging.DEBUG):
+            return self.route_request(path)
+        t0 = time.perf_counter()
+        out = self.route_request(path)
+        status = out.status_code if isinstance(out, bottle.HTTPResponse) else bottle.response.status_code
+        log.debug("%s /%s -> %s in %.1f ms", bottle.request.method, path, status, (time.perf_counter() - t0) * 1e3)
+        return out
+
+    def route_request(self, path: str) -> Any:
+        environ = bottle.request.environ
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        route = "/" + path
+        denied = self.check_token(environ)
+        if denied is not None:
+            with self.stats.lock:
+                self.stats.rejected += 1
+            return denied
+        if route == HEALTH_PATH:
+            if method in ("GET", "HEAD"):
+                return self.health()
+            return error_response(405, "method_not_allowed",
+                                  f"{method} is not allowed on {HEALTH_PATH}; use GET",
+                                  headers={"Allow": "GET, HEAD"})
+        if method == "POST":
+            try:
+                return self.ingest(environ)
+            except ProtocolError as e:
+                with self.stats.lock:
+                    self.stats.rejected += 1
+                headers = {"Connection": "close"} if e.status == 413 else None
+                return error_response(e.status, e.code, e.message, headers=headers, **e.details)
+        if route == "/":
+            return error_response(405, "method_not_allowed",
+                                  f"{method} is not allowed here; POST frames (multipart 'image' + "
+                                  f"'frame') to this URL, or GET {HEALTH_PATH}",
+                                  headers={"Allow": "POST"})
+        return error_response(404, "not_found",
+                              f"no such route {route!r}; POST frames to any path, GET {HEALTH_PATH} for status")
+
+    def check_token(self, environ: dict[str, Any]) -> bottle.HTTPResponse | None:
+        token = self.options.token
+        if not token:
             return None
         got = environ.get("HTTP_X_OTRIG_TOKEN", "")
-        if hmac.compare_digest(got.encode("utf-8", "replace"), options.token.encode("utf-8")):
+        if hmac.compare_digest(got.encode("utf-8", "replace"), token.encode("utf-8")):
             return None
         return error_response(
             401, "unauthorized",
@@ -165,11 +228,11 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
             f"`otrig serve --token` in the {TOKEN_HEADER} header",
         )
 
-    def health() -> bytes:
-        game = game_holder.game
+    def health(self) -> bytes:
+        game, stats = self.holder.game, self.stats
         with stats.lock:
             doc = {
-                "status": "ok" if not game_holder.last_config_error else "config_error",
+                "status": "ok" if not self.holder.last_config_error else "config_error",
                 "game": game.name,
                 "version": game.version,
                 "frames_processed": stats.frames,
@@ -177,19 +240,21 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
                 "process_failures": stats.failures,
                 "requests_rejected": stats.rejected,
                 "uptime_s": round(time.time() - stats.started, 3),
-                "reload": options.reload,
-                "reloads": game_holder.reloads,
-                "explain": options.explain,
-                "last_config_error": game_holder.last_config_error,
+                "reload": self.options.reload,
+                "reloads": self.holder.reloads,
+                "explain": self.options.explain,
+                "last_config_error": self.holder.last_config_error,
             }
         bottle.response.content_type = JSON_TYPE
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
-    def ingest(environ: dict[str, Any]) -> bottle.HTTPResponse | bytes:
+    def ingest(self, environ: dict[str, Any]) -> bottle.HTTPResponse | bytes:
+        options, stats = self.options, self.stats
         content_type = environ.get("CONTENT_TYPE")
         protocol.boundary_of(content_type)  # 415 / 400 before reading anything
         raw_length = environ.get("CONTENT_LENGTH", "")
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        body: bytes | memoryview
         if raw_length in ("", None):
             if not chunked:
                 return error_response(
@@ -224,7 +289,7 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
             body = _read_body(environ, length)
         req = protocol.parse_request(body, content_type)
         explain = options.explain or _query_flag(bottle.request.query.get("explain"))
-        game = game_holder.game  # one snapshot for this frame, even if a reload swaps it now
+        game = self.holder.game  # one snapshot for this frame, even if a reload swaps it now
         try:
             result = run_frame(game, req.image, req.frame, frame_text=req.frame_text, explain=explain,
                                recorder=options.recorder)
@@ -239,7 +304,7 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
                 stats.failures += 1
             tb = traceback.format_exc()
             log.error("processing frame %s failed:\n%s", req.frame.get("frame_no", "?"), tb)
-            stamp = faults.submit(req.image, req.frame, {
+            stamp = self.faults.submit(req.image, req.frame, {
                 "game": game.name, "version": game.version,
                 "exception": f"{type(e).__name__}: {e}", "traceback": scrub_paths(tb),
             }, exception=True)
@@ -256,55 +321,12 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
             if out.errors:
                 stats.frames_with_errors += 1
         if out.errors:
-            faults.submit(req.image, req.frame, {"game": game.name, "version": game.version,
-                                                 "errors": out.errors}, exception=False)
+            self.faults.submit(req.image, req.frame, {"game": game.name, "version": game.version,
+                                                      "errors": out.errors}, exception=False)
         bottle.response.content_type = JSON_TYPE
         return result.body
 
-    def dispatch(path: str = "") -> Any:
-        if not log.isEnabledFor(logging.DEBUG):
-            return route_request(path)
-        t0 = time.perf_counter()
-        out = route_request(path)
-        status = out.status_code if isinstance(out, bottle.HTTPResponse) else bottle.response.status_code
-        log.debug("%s /%s -> %s in %.1f ms", bottle.request.method, path, status, (time.perf_counter() - t0) * 1e3)
-        return out
-
-    def route_request(path: str) -> Any:
-        environ = bottle.request.environ
-        method = environ.get("REQUEST_METHOD", "GET").upper()
-        route = "/" + path
-        denied = check_token(environ)
-        if denied is not None:
-            with stats.lock:
-                stats.rejected += 1
-            return denied
-        if route == HEALTH_PATH:
-            if method in ("GET", "HEAD"):
-                return health()
-            return error_response(405, "method_not_allowed",
-                                  f"{method} is not allowed on {HEALTH_PATH}; use GET",
-                                  headers={"Allow": "GET, HEAD"})
-        if method == "POST":
-            try:
-                return ingest(environ)
-            except ProtocolError as e:
-                with stats.lock:
-                    stats.rejected += 1
-                headers = {"Connection": "close"} if e.status == 413 else None
-                return error_response(e.status, e.code, e.message, headers=headers, **e.details)
-        if route == "/":
-            return error_response(405, "method_not_allowed",
-                                  f"{method} is not allowed here; POST frames (multipart 'image' + "
-                                  f"'frame') to this URL, or GET {HEALTH_PATH}",
-                                  headers={"Allow": "POST"})
-        return error_response(404, "not_found",
-                              f"no such route {route!r}; POST frames to any path, GET {HEALTH_PATH} for status")
-
-    app.route("/", method="ANY", callback=dispatch)
-    app.route("/<path:path>", method="ANY", callback=dispatch)
-
-    def json_error(err: bottle.HTTPError) -> bytes:
+    def json_error(self, err: bottle.HTTPError) -> bytes:
         bottle.response.content_type = JSON_TYPE
         if err.status_code >= 500:
             exc = err.exception
@@ -313,6 +335,3 @@ def make_app(game_holder: GameHolder, options: ServerOptions) -> bottle.Bottle:
                               f"the server failed: {type(exc).__name__ if exc else 'error'}: "
                               f"{scrub_paths(str(exc) if exc else str(err.body))}; see the server log")
         return error_body(err.status_code, "http_error", str(err.body))
-
-    app.default_error_handler = json_error  # never bottle's HTML pages
-    return app

@@ -15,12 +15,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any, Callable
 
 from engine.plugin import protocol
 from engine.plugin.reload import GameHolder, ReloadWatcher
-from engine.plugin.app import (HEALTH_PATH, JSON_TYPE, ServerOptions, check_bind, error_body, log, make_app,
-                           too_large_message)
+from engine.plugin.app import (HEALTH_PATH, JSON_TYPE, PluginApp, ServerOptions, check_bind, error_body, log,
+                               too_large_message)
 
 
 class BodyBuffers:
@@ -122,12 +124,12 @@ class PooledBody:
     def __len__(self) -> int:
         return self.pos
 
-    def received(self, data) -> int:
+    def received(self, data: bytes | _InPlace) -> int:
         rm = self.remain
         if rm < 1:
             self.completed = True
             return 0
-        if type(data) is _InPlace:
+        if isinstance(data, _InPlace):
             n = data.n  # already written by recv_into(free_view())
         else:
             n = min(len(data), rm)
@@ -150,7 +152,7 @@ class PooledBody:
             self._ro = self._ensure()[:self.pos].toreadonly()
         return self._ro
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: bytearray | memoryview) -> int:
         n = min(len(b), self.pos - self.read_pos)
         if n > 0:
             memoryview(b).cast("B")[:n] = self._ensure()[self.read_pos:self.read_pos + n]
@@ -176,7 +178,7 @@ class PooledBody:
     def readlines(self, hint: int = -1) -> list[bytes]:
         return list(iter(self.readline, b""))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
     # -- end of request
@@ -200,7 +202,7 @@ class PooledBody:
 
 # --------------------------------------------------------------------------- waitress
 
-def _waitress_error_task():
+def _waitress_error_task() -> type:
     from waitress.task import ErrorTask
 
     class JSONErrorTask(ErrorTask):
@@ -240,8 +242,10 @@ def waitress_settings(options: ServerOptions) -> dict[str, Any]:
     )
 
 
-def create_server(game_holder: GameHolder, options: ServerOptions):
-    """A ready-to-run waitress server (socket bound). ``.effective_port`` is the real port."""
+def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
+    """A ready-to-run waitress server (socket bound). ``.effective_port`` is the real port,
+    ``.otrig_app`` the :class:`PluginApp`, ``.otrig_buffers`` the body pool. (Typed ``Any``:
+    waitress ships no type information.)"""
     import waitress.server
     from waitress.channel import HTTPChannel
     from waitress.parser import HTTPRequestParser
@@ -251,7 +255,10 @@ def create_server(game_holder: GameHolder, options: ServerOptions):
     pool = BodyBuffers(keep=max(2, min(options.threads, 4)))
 
     class Parser(HTTPRequestParser):
-        def parse_header(self, header_plus):
+        # set by waitress's parse_header (a waitress receiver, untyped: no stubs), then maybe ours
+        body_rcv: Any
+
+        def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
             if type(self.body_rcv) is FixedStreamReceiver \
                     and 0 < self.content_length < self.adj.max_request_body_size:
@@ -261,7 +268,7 @@ def create_server(game_holder: GameHolder, options: ServerOptions):
         error_task_class = _waitress_error_task()
         parser_class = Parser
 
-        def handle_read(self):
+        def handle_read(self) -> None:
             req = self.request
             rcv = req.body_rcv if req is not None else None
             if type(rcv) is not PooledBody or rcv.completed:
@@ -283,7 +290,7 @@ def create_server(game_holder: GameHolder, options: ServerOptions):
             self.last_activity = time.time()
             self.received(_InPlace(n))
 
-    app = make_app(game_holder, options)
+    app = PluginApp(game_holder, options)
     server = waitress.server.create_server(app, **waitress_settings(options))
     server.channel_class = Channel
     server.otrig_app = app
@@ -296,7 +303,7 @@ def _stop_on_sigterm() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)

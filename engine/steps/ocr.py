@@ -1,10 +1,9 @@
 """`ocr`: read text with Tesseract, then validate it into a value (or null with a reason)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 
@@ -13,9 +12,10 @@ from engine.vision.spacing import character_bounds
 from engine.vision.ocr import OcrConfig, OcrEngine, OcrUnavailable
 from engine.vision.prep import PrepList, compile_prep, run_prep
 from engine.vision.regions import IntBox
-from engine.lang.schema import Given, NotBoth, Rule, needs, param
-from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
-from engine.vision.textpost import Rejected, TextRules
+from engine.lang.schema import param
+from engine.steps.base import BoxResult, CompileContext, FrameContext
+from engine.steps.text import TextStep
+from engine.vision.textpost import Rejected
 from engine.lang.yamlsrc import KeyPath
 
 
@@ -29,31 +29,15 @@ class OcrRetry:
 
 
 @dataclass(kw_only=True)
-class OcrStep(Step):
+class OcrStep(TextStep):
     """Read text in the region with Tesseract and turn it into a checked value."""
 
     kind = "ocr"
     summary = "text, cast to a type and validated"
-    rules: ClassVar[tuple[Rule, ...]] = (
-        needs("group", "regex", message="group needs a regex"),
-        needs("format", "regex", message="format needs a regex whose groups it joins"),
-        NotBoth(Given("group"), Given("format")),
-    )
-
     whitelist: str | None = param(None, help="only these characters, e.g. \"0123456789\"")
     psm: int = param(7, help="Tesseract page segmentation mode (7 = one line, 8 = one word, 6 = a block)", lo=0, hi=13)
     lang: str = param("eng", help="Tesseract language, e.g. eng or a custom font model's name")
     tessdata: str | None = param(None, help="folder with custom .traineddata, relative to the game file or asset roots")
-    upper: bool = param(False, help="upper-case the text before matching")
-    subs: dict[str, str] = param(default_factory=dict, help="replacements applied first, e.g. {O: \"0\", I: \"1\"}")
-    regex: str | None = param(None, help="extract this pattern (group 1 if it has one, or `group`)")
-    group: int | str | None = param(None, help="which regex group is the value: a number or a (?P<name>...) name")
-    format: str | None = param(None, help='build the value from regex groups: "{1}:{2}.{3}" or "{mm}:{ss}" ({0} = whole match)')
-    vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)",
-                                         nonempty="the vocabulary is empty")
-    max_distance: int = param(2, help="edits allowed when matching the vocabulary (never more than one per three characters of the word)", lo=0, hi=20)
-    cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
-    range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")
     min_conf: float = param(0.0, help="Tesseract confidence 0-100 below which the value is null", lo=0, hi=100)
     retry: list[OcrRetry] = param(default_factory=list, help="other reads tried in order while no read passes validation (a lone digit often needs psm 8)")
     check_glyphs: bool = param(False, help="the read must have as many characters (spaces aside) as the prepared crop has glyphs "
@@ -71,33 +55,7 @@ class OcrStep(Step):
             self._engine.warm()
         except OcrUnavailable as e:
             raise ctx.src.error(path, str(e)) from None
-        try:
-            pattern = re.compile(self.regex) if self.regex else None
-        except re.error as e:
-            raise ctx.src.error(path + ("regex",), f"bad regular expression: {e}") from None
-        if self.range is not None and self.range[0] > self.range[1]:
-            raise ctx.src.error(path + ("range",), f"low {self.range[0]:g} is above high {self.range[1]:g}")
-        if self.vocabulary is not None and not self.vocabulary:
-            raise ctx.src.error(path + ("vocabulary",), "the vocabulary is empty")
-        if self.group is not None:
-            if pattern is None:
-                raise ctx.src.error(path + ("group",), "group needs a regex")
-            valid = (isinstance(self.group, int) and 0 <= self.group <= pattern.groups) or (
-                isinstance(self.group, str) and self.group in pattern.groupindex)
-            if not valid:
-                raise ctx.src.error(path + ("group",), f"the regex has no group {self.group!r} "
-                                                       f"(groups: {pattern.groups}, names: {sorted(pattern.groupindex) or 'none'})")
-        if self.format is not None:
-            if pattern is None:
-                raise ctx.src.error(path + ("format",), "format needs a regex whose groups it joins")
-            if self.group is not None:
-                raise ctx.src.error(path + ("format",), "use group or format, not both")
-            try:
-                self.format.format(*["0"] * (pattern.groups + 1), **{k: "0" for k in pattern.groupindex})
-            except (IndexError, KeyError, ValueError) as e:
-                raise ctx.src.error(path + ("format",), f"format refers to a group the regex does not have: {e}") from None
-        self._rules = TextRules(self.subs, pattern, self.vocabulary, self.max_distance, self.cast, self.range,
-                                self.upper, self.group, self.format)
+        self._rules = self.compile_rules(ctx, path)
         self._memo_key = (self._engine.config, tuple(label for label, _ in self._prep))
         self._retries: list[tuple[Any, list, OcrEngine]] = []
         for i, r in enumerate(self.retry):
