@@ -103,11 +103,11 @@ def _eval(node: ast.AST, ns: dict[str, Any]) -> Any:
                 return result
         return result
     if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, ns)
+        operand = _eval(node.operand, ns)
         if isinstance(node.op, ast.Not):
-            return not v
+            return not operand
         try:
-            return -v if isinstance(node.op, ast.USub) else +v
+            return -operand if isinstance(node.op, ast.USub) else +operand
         except TypeError:
             return None
     if isinstance(node, ast.Compare):

@@ -58,7 +58,7 @@ class TemplateStep(Step):
             img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
             if img is None:
                 raise ctx.src.error(path + ("templates",), f"cannot read template image {f.name}")
-            mask = None
+            mask: np.ndarray | None = None
             if img.ndim == 3 and img.shape[2] == 4:
                 alpha = img[:, :, 3]
                 if self.mask == "auto" and alpha.min() < 255:

@@ -31,7 +31,8 @@ def ink_mask(img: np.ndarray) -> np.ndarray:
     """
     grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     if grey.dtype != np.uint8:
-        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        span = float(grey.max()) - float(grey.min())
+        grey = ((grey - grey.min()) * (255.0 / span if span else 0.0)).astype(np.uint8)
     if grey.size == 0 or int(grey.min()) == int(grey.max()):
         return np.zeros(grey.shape, bool)
     _, split = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
