@@ -1,7 +1,6 @@
 """Fixtures for the server tests: a real `otrig serve` subprocess on a free 127.0.0.1 port."""
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -10,20 +9,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import ServerProcess, start_server  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from helpers import ServerProcess, need_shared_data, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real game material in ../shared/data. Skips when it is absent, unless CI is set
     (CI has it: a missing folder there is a failure, not a skip)."""
-    if not SHARED_DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{SHARED_DATA} is missing (CI is set: the shared data must be present)")
-        pytest.skip(f"{SHARED_DATA} is not here")
-    return SHARED_DATA
+    return need_shared_data()
 
 
 @pytest.fixture

@@ -18,6 +18,18 @@ import numpy as np
 from engine.plugin import protocol
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"  # real game material; read-only, never copied
+
+
+def need_shared_data() -> Path:
+    """../shared/data, or skip the test where it is absent; on CI (CI set) its absence fails."""
+    import pytest
+
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED_DATA} is missing (CI is set: the shared data must be present)")
+        pytest.skip(f"{SHARED_DATA} is not here")
+    return SHARED_DATA
 
 
 @dataclass

@@ -6,26 +6,20 @@ except on CI, where a missing folder is a failure.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from helpers import SHARED_DATA as DATA, need_shared_data as need_data
 
 REPO = Path(__file__).parents[1]
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
 GAMES = ["apex", "valorant", "melee"]
 
 
-def _need_data() -> None:
-    if not (DATA / "MANIFEST.tsv").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"golden data folder {DATA} is missing on CI")
-        pytest.skip(f"golden data folder {DATA} not present")
 
 
 @pytest.mark.parametrize("game", GAMES)
 def test_golden_frames(game: str) -> None:
-    _need_data()
+    need_data()
     from typer.testing import CliRunner
 
     from cli.main import app
@@ -60,7 +54,7 @@ FRAMES_OF = {"apex": "apex", "valorant": "valorant"}
 def test_other_games_frames_are_not_taken_for_this_game(game: str) -> None:
     """A game file on another game's screenshots reports no screen of its own and no fields:
     the screen tests must look for this game's HUD, not for any white blob in the same place."""
-    _need_data()
+    need_data()
     import cv2
 
     from engine.runtime.game import load_game
@@ -82,7 +76,7 @@ def test_other_games_frames_are_not_taken_for_this_game(game: str) -> None:
 def test_stress_rereads_samples_as_other_captures() -> None:
     """`otrig test --stress` re-reads the samples under capture variants and counts right /
     null / wrong per variant. Valorant's file must never turn a variant into a wrong value."""
-    _need_data()
+    need_data()
     from typer.testing import CliRunner
 
     from cli.main import app
@@ -123,7 +117,7 @@ def test_apex_numbers_are_never_wrong_under_capture_variants() -> None:
     """Real output, real frames: before check_glyphs and the reserve fix, a 720p or JPEG
     capture of the shared apex frames read reserve 19 as 193/219, kills 11 as 1 and damage
     982 as 9182. A number may come back null under a variant, never as another number."""
-    _need_data()
+    need_data()
     from engine.debug.golden import _outcome, game_loader, load_samples, run_samples
     from engine.debug.perturb import VARIANTS
 

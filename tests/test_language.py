@@ -4,34 +4,20 @@ Images are synthetic with known answers (drawn here), except the real Apex frame
 """
 from __future__ import annotations
 
-import os
-import textwrap
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import SHARED_DATA as DATA, need_shared_data as need_data
 
 from engine.lang.errors import GameFileError
 from engine.runtime.game import load_game
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def need_data() -> None:
-    if not DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{DATA} is missing on CI")
-        pytest.skip("../shared/data is not here")
 
 
-@pytest.fixture
-def game_file(tmp_path):
-    def write(text: str, name: str = "g.yaml") -> Path:
-        p = tmp_path / name
-        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return p
-    return write
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@ blocks the caller."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import need_shared_data
 
 from engine.debug.recorder import Recorder, jsonable
 from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
@@ -239,11 +239,7 @@ def test_otrig_serve_record_writes_a_recording(tmp_path):
 
     from engine.plugin.protocol import encode_request
 
-    data = Path(__file__).parents[1].parent / "shared" / "data"
-    if not data.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared frames missing at {data}")
-        pytest.skip("shared frames not present")
+    data = need_shared_data()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -22,18 +22,13 @@ from cli.main import app
 from engine.debug.recorder import Recorder
 from engine.debug.report import build_context, load_recording, render_report
 
+from helpers import SHARED_DATA as DATA, need_shared_data as need_data
 from test_recorder import record_run
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def need_data() -> None:
-    if not DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared frames missing at {DATA}")
-        pytest.skip(f"shared frames not present at {DATA}")
 
 
 def need_chromium() -> None:

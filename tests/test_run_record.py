@@ -2,22 +2,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from helpers import SHARED_DATA as DATA, need_shared_data as need_data
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 
 
 def test_run_record_then_report(tmp_path):
-    if not DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{DATA} is missing on CI")
-        pytest.skip("../shared/data is not here")
+    need_data()
     rec = tmp_path / "rec"
     frames = [DATA / "apex" / "t8cp8hhm.jpg", DATA / "apex" / "img1.png"]
     r = subprocess.run([sys.executable, "-m", "cli.main", "run", str(ROOT / "tests" / "games" / "apex_frame.yaml"),

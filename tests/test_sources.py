@@ -1,7 +1,6 @@
 """Frame sources on real video files made here with ffmpeg (H.264, B-frames, 1 s GOP)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from pathlib import Path
@@ -13,8 +12,10 @@ import pytest
 from engine.lang.errors import SourceError
 from engine.media.sources import VideoSource, ahead, probe_video, read_image, sample_indices
 
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
-SMUCKERS = DATA / "melee" / "smuckers.mp4"
+from helpers import SHARED_DATA
+from helpers import need_shared_data as need_data  # test_extract imports it from here
+
+SMUCKERS = SHARED_DATA / "melee" / "smuckers.mp4"
 
 BITS = 8  # frame index drawn as 8 big black/white blocks: survives H.264 at any preset
 
@@ -63,13 +64,6 @@ def make_video(path: Path, *, frames: int = 120, fps: int = 30, size: tuple[int,
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> Path:
     return make_video(tmp_path_factory.mktemp("v") / "idx.mp4", size=(640, 360))
-
-
-def need_data() -> None:
-    if not SMUCKERS.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{SMUCKERS} is missing (CI is set: the shared data must be present)")
-        pytest.skip(f"{SMUCKERS} not present")
 
 
 def test_sample_indices_are_nearest_frames():

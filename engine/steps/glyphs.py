@@ -91,7 +91,10 @@ class GlyphsStep(TextStep):
     def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
         classifier: GlyphClassifier
         if self.font is None:
-            classifier = DigitReader.load()
+            try:
+                classifier = DigitReader.load()
+            except (OSError, ValueError) as e:  # a broken install: say so where the step is
+                raise ctx.src.error(path, f"the built-in digit reader cannot load: {e}") from None
         else:
             folder = resolve_dir(self.font, ctx, path + ("font",))
             try:
