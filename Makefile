@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OTRIG := $(VENV)/bin/otrig
 
-.PHONY: setup system venv demo test bench bench-smoke wheel-check clean
+.PHONY: setup system venv demo test bench bench-smoke wheel-check model clean
 
 setup: system venv
 
@@ -35,6 +35,12 @@ bench-smoke: setup
 # build the wheel, install it in a fresh venv outside the checkout, run demo and report there
 wheel-check: setup
 	bash scripts/check-wheel.sh
+
+# retrain the built-in digit reader (engine/vision/digits_model.npz) from the fonts Debian ships;
+# scripts/train_digits.py lists the font packages (APT_PACKAGES) and installs nothing itself
+model: setup
+	$(PY) -m pip install -q '.[model]'
+	$(PY) scripts/train_digits.py
 
 clean:
 	rm -rf $(VENV) out
