@@ -16,8 +16,10 @@ from engine.lang.assets import asset_roots
 from engine.lang.shipped import resolve_game_path
 from engine.lang.errors import GameFileError
 from engine.lang.expr import ExprError, compile_expr
-from engine.runtime.graph import CompiledField, CompiledProcessor, CompiledScreen, Graph
-from engine.runtime.model import GameSpec, ProcessorSpec, parse_game
+from engine.runtime.graph import CompiledBand, CompiledField, CompiledProcessor, CompiledRows, CompiledScreen, Graph
+from engine.runtime.model import GameSpec, ProcessorSpec, RowsSpec, parse_game
+from engine.steps.template import TemplateStep
+from engine.vision.prep import parse_ranges
 from engine.vision.regions import Box, CompiledRegion, IntBox, RegionMapper
 from engine.runtime.results import FrameOutput
 from engine.steps.base import CompileContext, Step
@@ -67,7 +69,7 @@ def _looks_at(step: Step) -> str:
     r = step.region
     if isinstance(r, str):
         return r
-    return f"from {r.from_} +{r.offset[0]:g},{r.offset[1]:g} size {r.size[0]:g}x{r.size[1]:g}"
+    return r.describe()
 
 
 @dataclass
@@ -109,6 +111,12 @@ class CompiledGame:
             else:
                 fields = ps.fields or {}
                 step_regions = {fname: _looks_at(fs.step) for fname, fs in fields.items()}
+                step_regions.update({f"{fname}.agree[{j}]": _looks_at(other) for fname, fs in fields.items()
+                                     for j, other in enumerate(fs.agree)})
+                if ps.rows is not None:  # per row the labels are row<i>.<field>, row<i>.present[<j>]
+                    step_regions = {"rows": ps.rows.region,
+                                    **{f"present[{j}]": _looks_at(st) for j, st in enumerate(ps.rows.present)},
+                                    **step_regions}
                 items = tuple(fields)
             procs.append(ProcessorDescription(
                 name=name, kind="screens" if ps.screens is not None else "fields", items=items,
@@ -184,6 +192,9 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
                            confidence=ps.confidence, emit=ps.emit)
     if ps.fields is not None:
         earlier: list[str] = []
+        if ps.rows is not None:
+            cp.rows = _compile_rows(ps.rows, ps, ctx, path)
+            earlier.append("row")
         for fname, fs in ps.fields.items():
             fs.step.compile(ctx, path + ("fields", fname, fs.step.kind), earlier)
             field_gate = None
@@ -193,8 +204,11 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
                 except ExprError as e:
                     line, col = ctx.src.where(path + ("fields", fname, "when"))
                     raise GameFileError(ctx.src.file, line, col, f"processors.{name}.fields.{fname}.when", str(e)) from None
+            for j, other in enumerate(fs.agree):
+                other.compile(ctx, path + ("fields", fname, "agree", j, other.kind), earlier)
             cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic, field_gate,
-                                            fs.within if fs.within is not None else max(1.0, 3 * (cp.every or 0.0))))
+                                            fs.within if fs.within is not None else max(1.0, 3 * (cp.every or 0.0)),
+                                            list(fs.agree)))
             earlier.append(fname)
     else:
         for sname, ss in (ps.screens or {}).items():
@@ -204,6 +218,45 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
                 earlier.append(f"{sname}[{i}]")
             cp.screens.append(CompiledScreen(sname, ss.mode, ss.steps))
     return cp
+
+
+def _compile_rows(rs: RowsSpec, ps: ProcessorSpec, ctx: CompileContext, path: tuple) -> CompiledRows:
+    """The row finder and presence tests of a processor with ``rows``, checked where a
+    declaration cannot check: the region exists (one box to search), fields are not smoothed
+    across frames (rows move), no field is called ``row``."""
+    rpath = path + ("rows",)
+    if rs.region not in ctx.regions:
+        known = ", ".join(sorted(ctx.regions)) or "none are declared"
+        raise ctx.src.error(rpath + ("region",), f"unknown region '{rs.region}' (regions: {known})")
+    region = ctx.regions[rs.region]
+    ctx.used_regions.add(rs.region)
+    if (rs.band is not None or rs.template is not None) and region.multi:
+        raise ctx.src.error(rpath + ("region",), f"rows are looked for in one box; region '{rs.region}' has several "
+                                                 f"(without band or template, its boxes are the rows)")
+    for fname, fs in (ps.fields or {}).items():
+        if fname == "row":
+            raise ctx.src.error(path + ("fields", "row"), "'row' names the row being read in a processor with rows; "
+                                                          "pick another field name")
+        for key in ("stable_for", "vote", "monotonic", "within"):
+            if getattr(fs, key) not in (None, 1):
+                raise ctx.src.error(path + ("fields", fname, key),
+                                    f"{key} follows one value across frames; a processor with rows reads a new list "
+                                    f"of rows each frame, whose rows move as new ones arrive")
+    band = None
+    if rs.band is not None:
+        b = rs.band
+        if b.height[0] > b.height[1]:
+            raise ctx.src.error(rpath + ("band", "height"), f"low {b.height[0]:g} is above high {b.height[1]:g}")
+        band = CompiledBand(parse_ranges(b.space, b.ranges, rpath + ("band",), ctx.src), b.min, b.gap, b.height)
+    marker = None
+    if rs.template is not None:
+        t = rs.template
+        marker = TemplateStep(region=rs.region, templates=t.templates, threshold=t.threshold, grey=t.grey,
+                              scale=t.scale, match_scale=t.match_scale, all=True, max_hits=4 * rs.max)
+        marker.compile(ctx, rpath + ("template",), [])
+    for i, step in enumerate(rs.present):
+        step.compile(ctx, rpath + ("present", i, step.kind), ["row"])
+    return CompiledRows(region=region, max=rs.max, present=list(rs.present), band=band, marker=marker)
 
 
 def _run_order(spec: GameSpec, deps: dict[str, set[str]], src: Located) -> list[str]:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from engine.lang.expr import Expr, ScreenName, wrap
-from engine.vision.regions import Geometry, IntBox, RegionMapper, geometry_for
+from engine.vision.prep import ColorRanges
+from engine.vision.regions import CompiledRegion, Geometry, IntBox, RegionMapper, geometry_for, line_runs
 from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
 from engine.runtime.state import StreamState, StreamStates, frame_time, stream_key
 from engine.steps.base import FrameContext, Step, StepResult
@@ -30,6 +31,7 @@ class CompiledField:
     monotonic: str | None = None
     gate: Expr | None = None
     within: float = 1.0  # seconds of media time between reads that are smoothed together
+    agree: list[Step] = field(default_factory=list)  # other reads that must give the same value
 
 
 @dataclass
@@ -40,10 +42,57 @@ class CompiledScreen:
 
 
 @dataclass
+class CompiledBand:
+    ranges: ColorRanges
+    min: float
+    gap: float              # reference pixels
+    height: tuple[float, float]
+
+
+@dataclass
+class CompiledRows:
+    """Where a processor's rows are on a frame: bands of colour, template matches, or the
+    boxes of a region; then the presence tests each row must pass."""
+
+    region: CompiledRegion
+    max: int
+    present: list[Step]
+    band: CompiledBand | None = None
+    marker: Step | None = None   # a template step with all: true over the region
+
+    def candidates(self, fc: FrameContext) -> tuple[list[IntBox], dict[str, Any]]:
+        """Row boxes top to bottom (before the presence tests), and what to trace."""
+        boxes = self.region.boxes(fc.geo)
+        if self.band is None and self.marker is None:
+            return list(boxes), {}
+        x, y, w, h = boxes[0]
+        if w == 0 or h == 0:
+            return [], {"why": "the region lies outside the frame"}
+        sy = fc.scale[1]
+        if self.band is not None:
+            b = self.band
+            mask = b.ranges.mask(fc.image[y:y + h, x:x + w])
+            fill = np.count_nonzero(mask, axis=1) / w
+            runs = line_runs(fill, b.min, int(round(b.gap * sy)), b.height[0] * sy, b.height[1] * sy)
+            return [(x, y + y0, w, y1 - y0) for y0, y1 in runs], {}
+        assert self.marker is not None
+        r = self.marker.run(fc)
+        rows: list[IntBox] = []
+        for hit in sorted(r.value or [], key=lambda hit: -hit["score"]):
+            _, hy, _, hh = hit["box"]
+            # two markers on one row (say a friendly and an enemy one) make one row
+            if all(min(hy + hh, ry + rh) - max(hy, ry) < min(hh, rh) / 2 for _, ry, _, rh in rows):
+                rows.append((x, hy, w, hh))
+        rows.sort(key=lambda b: b[1])
+        return rows, {"markers": r.value or []}
+
+
+@dataclass
 class CompiledProcessor:
     name: str
     fields: list[CompiledField] = field(default_factory=list)
     screens: list[CompiledScreen] = field(default_factory=list)
+    rows: CompiledRows | None = None
     default: str | None = None
     every: float | None = None
     offset: float = 0.0
@@ -164,6 +213,8 @@ class Graph:
         try:
             if proc.is_screen_group:
                 obj, hit = self._run_screens(proc, st, fc, out)
+            elif proc.rows is not None:
+                obj, hit = self._run_rows(proc, proc.rows, st, t, fc, out, current)
             else:
                 obj, hit = self._run_fields(proc, st, t, fc, out, current)
         except ProcessorFailure as e:
@@ -205,8 +256,31 @@ class Graph:
             boxes=list(r.boxes), details=r.details, crop=r.crop, prepared=r.prepared))
         return r
 
+    def _run_rows(self, proc: CompiledProcessor, rows: CompiledRows, st: StreamState, t: float, fc: FrameContext,
+                  out: FrameOutput, current: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Find the rows, keep those whose presence tests hit, read the fields on each."""
+        t0 = time.perf_counter()
+        boxes, details = rows.candidates(fc)
+        out.steps.append(StepTrace(processor=proc.name, step="rows", kind="rows", status="hit" if boxes else "miss",
+                                   value=len(boxes), reason=None if boxes else details.pop("why", "no row found"),
+                                   ms=(time.perf_counter() - t0) * 1000, boxes=list(boxes), details=details))
+        objs: list[dict[str, Any]] = []
+        for i, box in enumerate(boxes):
+            if len(objs) == rows.max:
+                break
+            fc.found = {"row": box}
+            label = f"row{i}"
+            if not all(self._step(proc, f"{label}.present[{j}]", step, fc, out).hit
+                       for j, step in enumerate(rows.present)):
+                continue  # not a row: nothing of it is read
+            obj, _ = self._run_fields(proc, st, t, fc, out, current, label=f"{label}.", smooth=False)
+            objs.append(obj)
+        fc.found = {}
+        return {"rows": objs}, bool(objs)
+
     def _run_fields(self, proc: CompiledProcessor, st: StreamState, t: float, fc: FrameContext,
-                    out: FrameOutput, current: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+                    out: FrameOutput, current: dict[str, Any], *, label: str = "",
+                    smooth: bool = True) -> tuple[dict[str, Any], bool]:
         obj: dict[str, Any] = {}
         confidence: dict[str, float | None] = {}
         reasons: dict[str, str] = {}
@@ -217,20 +291,24 @@ class Graph:
                 ns[proc.name] = wrap(obj)  # its own fields read so far this frame
                 if not f.gate.evaluate(ns):
                     why = f"when: {f.gate.text}"
-                    out.steps.append(StepTrace(processor=proc.name, step=f.name, kind=f.step.kind, status="skip", reason=why))
+                    out.steps.append(StepTrace(processor=proc.name, step=label + f.name, kind=f.step.kind,
+                                               status="skip", reason=why))
                     obj[f.name] = None
                     reasons[f.name] = why
                     if proc.confidence:
                         confidence[f.name] = None
                     continue
-            r = self._step(proc, f.name, f.step, fc, out)
+            r = self._step(proc, label + f.name, f.step, fc, out)
+            if r.hit and f.agree:
+                r = self._agree(proc, label + f.name, f, r, fc, out)
             if r.location is not None:
                 fc.found[f.name] = r.location
             any_hit = any_hit or r.hit
             value, reason = r.value if r.hit or r.value is not None else None, r.reason
-            if f.monotonic is not None and value is not None:
-                value, reason = self._monotonic(proc.name, f, st, value, reason)
-            value, reason = self._smooth(proc.name, f, st, t, value, reason)
+            if smooth:
+                if f.monotonic is not None and value is not None:
+                    value, reason = self._monotonic(proc.name, f, st, value, reason)
+                value, reason = self._smooth(proc.name, f, st, t, value, reason)
             obj[f.name] = value
             if value is None and reason:
                 reasons[f.name] = reason
@@ -241,6 +319,21 @@ class Graph:
         if reasons:
             obj["null_reasons"] = reasons
         return obj, any_hit
+
+    def _agree(self, proc: CompiledProcessor, label: str, f: CompiledField, r: StepResult, fc: FrameContext,
+               out: FrameOutput) -> StepResult:
+        """The field's read, if every other read in ``agree`` gives the same value; else a miss
+        naming both reads (and nothing found, so no box is placed by a doubtful read)."""
+        for j, step in enumerate(f.agree):
+            other = self._step(proc, f"{label}.agree[{j}]", step, fc, out)
+            if not other.hit or other.value != r.value:
+                got = repr(other.value) if other.hit else f"nothing ({other.reason})"
+                return StepResult(value=None, hit=False, score=r.score, threshold=r.threshold,
+                                  confidence=r.confidence, boxes=r.boxes, details=r.details,
+                                  reason=f"read {r.value!r}, but agree[{j}] read {got}")
+            if other.confidence is not None and r.confidence is not None:
+                r.confidence = min(r.confidence, other.confidence)
+        return r
 
     def _monotonic(self, pname: str, f: CompiledField, st: StreamState, value: Any,
                    reason: str | None) -> tuple[Any, str | None]:

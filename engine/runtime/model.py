@@ -7,6 +7,7 @@ their type (``ocr: {...}``), like MaaFramework's recognition nodes.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -14,6 +15,8 @@ from engine.lang.schema import (Bounds, Choice, Duration, ExactlyOne, Given, Nam
                                 needs, param, parse)
 from engine.lang.yamlsrc import Located
 from engine.steps import STEP_TYPES, Step
+from engine.steps.template import TemplateStep
+from engine.vision.prep import RANGES_EXAMPLE, RANGES_HELP, SPACE_HELP, ColorRangesRule
 from engine.vision.regions import RegionSpec
 
 RESERVED_PROCESSORS = frozenset({"errors", "explain", "otrig_conflicts"})
@@ -26,6 +29,7 @@ RegionName = Annotated[str, Name("region")]
 StepChoice = Annotated[Step, Choice("step type", STEP_TYPES, example="{ocr: {region: r}}")]
 
 Size = Annotated[int, Bounds(lo=1, what="a width or height")]
+Height = Annotated[float, Bounds(above=0, what="a height in reference pixels")]
 
 _SMOOTHING = (Given("stable_for", above=1), Given("vote", above=1))
 
@@ -51,6 +55,10 @@ class FieldSpec:
                                                     "agree on it (a reset)")
     when: str | None = param(None, help="read this field only when this expression is true, else null with the "
                              "reason; the processor's own name means its fields read so far this frame")
+    agree: list[StepChoice] = param(default_factory=list, help="other reads of the same thing (another prep, scale or "
+                                    "step type): the value stands only when each of them reads the same value, else "
+                                    "it is null with both reads in the reason (two ways of reading rarely make the "
+                                    "same mistake; Tesseract misreads a name at 98% confidence)")
 
 
 @dataclass(kw_only=True)
@@ -71,6 +79,57 @@ class ScreenSpec:
         return self.all if self.all is not None else self.any  # type: ignore[return-value]
 
 
+_TEMPLATE_HELP = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TemplateStep)}
+
+
+@dataclass(kw_only=True)
+class RowBand:
+    """Rows are bands of colour across the region: runs of lines (pixel rows) with enough of
+    their pixels in the colour ranges, as tall as a row."""
+
+    rules: ClassVar[tuple[Rule, ...]] = (ColorRangesRule(),)
+
+    space: Literal["bgr", "hsv"] = param("bgr", help=SPACE_HELP)
+    ranges: list[Any] = param(help=RANGES_HELP, nonempty=f"expected a list of [low, high] colour pairs, e.g. {RANGES_EXAMPLE}")
+    min: float = param(0.1, help="a line is part of a row when at least this share of its pixels, across the region, "
+                                 "is in the ranges", lo=0, hi=1)
+    height: tuple[Height, Height] = param(help="[low, high] height of a row in reference pixels; a band outside it "
+                                               "is not a row (two rows run together, a stripe of scenery)")
+    gap: float = param(2.0, help="lines below min inside a band, up to this many reference pixels, are bridged "
+                                 "(text or an icon crossing the band)", lo=0, hi=100)
+
+
+@dataclass(kw_only=True)
+class RowTemplate:
+    """Each match of these templates (a marker drawn on every row) is a row: the match's
+    lines, across the region."""
+
+    templates: str = param(help=_TEMPLATE_HELP["templates"])
+    threshold: float = param(0.8, help=_TEMPLATE_HELP["threshold"], lo=-1, hi=1)
+    grey: bool = param(True, help=_TEMPLATE_HELP["grey"])
+    scale: float = param(1.0, help=_TEMPLATE_HELP["scale"], lo=0.05, hi=20)
+    match_scale: float = param(1.0, help=_TEMPLATE_HELP["match_scale"], lo=0.1, hi=1)
+
+
+@dataclass(kw_only=True)
+class RowsSpec:
+    """Rows found on each frame (a killfeed, a results table). The processor reads its fields
+    once per row, placing boxes relative to the row (`region: {from: row, ...}`); its object
+    is {"rows": [{field: value, ...}, ...]}, top to bottom."""
+
+    rules: ClassVar[tuple[Rule, ...]] = (NotBoth(Given("band"), Given("template")),)
+
+    region: str = param(help="the region rows are looked for in (one box); without band or template, each of its "
+                             "boxes (boxes, grid) is a row")
+    band: RowBand | None = param(None, help="rows are bands of colour: {space, ranges, min, height, gap}")
+    template: RowTemplate | None = param(None, help="each match of a marker template is a row: {templates, threshold, "
+                                                    "grey, scale, match_scale}")
+    max: int = param(8, help="read at most this many rows, the first ones from the top", lo=1, hi=64)
+    present: list[StepChoice] = param(default_factory=list, help="tests run on each row before its fields, usually "
+                                      "with region: {from: row, ...}; a row is read only when every test hits, so "
+                                      "an empty row slot or scenery that looks like a row reads nothing")
+
+
 @dataclass(kw_only=True)
 class ProcessorSpec:
     """A processor: one top-level object in the answer, with fields or a screen group."""
@@ -78,6 +137,7 @@ class ProcessorSpec:
     rules: ClassVar[tuple[Rule, ...]] = (
         ExactlyOne("fields", "screens"),
         needs("default", "screens", message="default applies only to a screen group (screens:)"),
+        needs("rows", "fields", message="rows reads the processor's fields once per row: give fields, not screens"),
     )
 
     fields: dict[FieldName, FieldSpec] | None = param(None, help="the object's fields, each read by a step",
@@ -85,6 +145,8 @@ class ProcessorSpec:
     screens: dict[str, ScreenSpec] | None = param(None, help="an exclusive screen group: the first screen that matches wins",
                                                   nonempty="no screens declared")
     default: str | None = param(None, help="screen name when no screen matches")
+    rows: RowsSpec | None = param(None, help="read the fields once per row found on the frame (a killfeed, a results "
+                                             "table): the object is {rows: [{field: value}, ...]}, top to bottom")
     every: Duration | None = param(None, above=0, help="run at most once per this much media time: 2s, 500ms (default: every frame)")
     offset: Duration = param(0.0, help="shift the cadence: with every: 2s, offset: 1s runs at 1, 3, 5 s")
     on_skip: Literal["omit", "repeat"] = param("omit", help="on frames it does not run: omit the object, or repeat the last one with its age")

@@ -8,24 +8,59 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 
 from engine.vision.prep import (RANGES_EXAMPLE, RANGES_HELP, SPACE_HELP, ColorRanges, ColorRangesRule, Op, PrepList,
                                 compile_prep, parse_ranges, run_prep)
-from engine.vision.regions import CompiledRegion, Geometry, IntBox, RegionMapper, _clip
-from engine.lang.schema import Rule, param
+from engine.vision.regions import Anchor, CompiledRegion, Geometry, IntBox, RegionMapper, _clip, text_run
+from engine.lang.schema import Bounds, Rule, needs, param
 from engine.lang.yamlsrc import KeyPath, Located
+
+
+Positive = Annotated[float, Bounds(above=0, what="a width or height")]
 
 
 @dataclass(kw_only=True)
 class RelativeRegion:
-    """A box placed relative to what an earlier field of the same processor found."""
+    """A box placed relative to what an earlier field of the same processor found, or to the
+    row being read (`from: row` in a processor with `rows`), optionally cut by other found
+    boxes and shrunk to the run of text at one of its sides."""
 
-    from_: str = param(help="the earlier field whose found box is the origin", yaml_name="from")
-    offset: tuple[float, float] = param((0.0, 0.0), help="[dx, dy] from the found box's top-left, in reference pixels")
-    size: tuple[float, float] = param(help="[w, h] in reference pixels")
+    rules: ClassVar[tuple[Rule, ...]] = (
+        needs("text", "text_height", message="text needs text_height: the height of the text in reference pixels "
+                                             "(a blob taller than that is an icon and ends the text)"),
+        needs("text_height", "text", message="text_height only matters with text: left or right"),
+        needs("text_gap", "text", message="text_gap only matters with text: left or right"),
+    )
+
+    from_: str = param(help="the earlier field whose found box is the origin (or row: the row being read)",
+                       yaml_name="from")
+    anchor: Anchor = param("top-left", help="the point of the found box the offset starts from: its top-left corner, "
+                                            "top-right, bottom-left, center, ... (right: the middle of its right edge)")
+    offset: tuple[float, float] = param((0.0, 0.0), help="[dx, dy] from the anchor point to the box's top-left, in "
+                                                        "reference pixels")
+    size: tuple[Positive, Positive] | None = param(None, help="[w, h] in reference pixels (default: the found box's size)")
+    before: list[str] = param(default_factory=list, help="earlier fields: the box ends where the leftmost of their found "
+                                                         "boxes begins (a killer's name before the weapon icon); the step "
+                                                         "is a miss when one of them found nothing")
+    after: list[str] = param(default_factory=list, help="earlier fields: the box starts where the rightmost of their found "
+                                                        "boxes ends; a miss when one of them found nothing")
+    text: Literal["left", "right"] | None = param(None, help="shrink the box to the run of text nearest this side "
+                                                            "(names of varying length beside portraits or icons): "
+                                                            "see Relative regions")
+    text_height: float | None = param(None, above=0, help="with text: the tallest text, descenders included, in reference "
+                                                          "pixels; taller ink is an icon and ends the run")
+    text_gap: float | None = param(None, above=0, help="with text: a gap wider than this (reference pixels) ends the run "
+                                                       "(default: half the text_height; a word space must fit in it)")
+
+    def describe(self) -> str:
+        size = "" if self.size is None else f" size {self.size[0]:g}x{self.size[1]:g}"
+        cuts = "".join(f" before {b}" for b in self.before) + "".join(f" after {a}" for a in self.after)
+        text = "" if self.text is None else f" text {self.text}"
+        anchor = "" if self.anchor == "top-left" else f" {self.anchor}"
+        return f"from {self.from_}{anchor} +{self.offset[0]:g},{self.offset[1]:g}{size}{cuts}{text}"
 
 
 @dataclass
@@ -89,7 +124,8 @@ class Step:
     kind: ClassVar[str] = ""
     summary: ClassVar[str] = ""
 
-    region: str | RelativeRegion = param(help="a region name, or {from, offset, size} relative to an earlier field")
+    region: str | RelativeRegion = param(help="a region name, or {from, offset, size, ...}: a box placed relative to "
+                                              "an earlier field's found box or to the row being read")
     prep: PrepList = param(default_factory=list, help="image preparation ops, run in order (see Prep ops)")
 
     def __post_init__(self) -> None:
@@ -98,16 +134,22 @@ class Step:
 
     # -- load time ------------------------------------------------------------------------
     def compile(self, ctx: CompileContext, path: KeyPath, earlier_fields: list[str]) -> None:
+        """``earlier_fields``: what a relative box may be placed by (the fields read before this
+        step in its processor, and ``row`` in a processor that reads rows)."""
         if isinstance(self.region, str):
             if self.region not in ctx.regions:
                 known = ", ".join(sorted(ctx.regions)) or "none are declared"
                 raise ctx.src.error(path + ("region",), f"unknown region '{self.region}' (regions: {known})")
             self._region = ctx.regions[self.region]
             ctx.used_regions.add(self.region)
-        elif self.region.from_ not in earlier_fields:
-            raise ctx.src.error(path + ("region", "from"),
-                                f"'{self.region.from_}' is not a field declared earlier in this processor "
-                                f"(earlier: {', '.join(earlier_fields) or 'none'})")
+        else:
+            rel = self.region
+            named = [("from", rel.from_)] + [(k, n) for k in ("before", "after") for n in getattr(rel, k)]
+            for key, name in named:
+                if name not in earlier_fields:
+                    where = path + ("region", key) + (() if key == "from" else (getattr(rel, key).index(name),))
+                    raise ctx.src.error(where, f"'{name}' is not a field declared earlier in this processor "
+                                               f"(earlier: {', '.join(earlier_fields) or 'none'})")
         self._prep = compile_prep(self.prep, path + ("prep",), ctx.src)
         self.compile_step(ctx, path)
 
@@ -120,33 +162,68 @@ class Step:
 
     # -- per frame ------------------------------------------------------------------------
     def boxes(self, fc: FrameContext) -> list[IntBox] | None:
+        """The boxes this step reads on this frame, or None when a relative box cannot be
+        placed (``place`` says why)."""
+        return self.place(fc)[0]
+
+    def place(self, fc: FrameContext) -> tuple[list[IntBox] | None, str | None]:
         if self._region is not None:
-            return self._region.boxes(fc.geo)
+            return self._region.boxes(fc.geo), None
         rel = self.region
         assert isinstance(rel, RelativeRegion)
         origin = fc.found.get(rel.from_)
         if origin is None:
-            return None
+            return None, f"'{rel.from_}' found nothing to place this box by"
         sx, sy = fc.scale
-        return [_clip(origin[0] + rel.offset[0] * sx, origin[1] + rel.offset[1] * sy,
-                      rel.size[0] * sx, rel.size[1] * sy)]
+        ox, oy, ow, oh = origin
+        horizontal = rel.anchor.split("-")[-1] if rel.anchor not in ("top", "bottom") else "center"
+        vertical = rel.anchor.split("-")[0] if rel.anchor not in ("left", "right") else "center"
+        ax = ox + {"left": 0.0, "center": ow / 2, "right": float(ow)}[horizontal]
+        ay = oy + {"top": 0.0, "center": oh / 2, "bottom": float(oh)}[vertical]
+        x0 = ax + rel.offset[0] * sx
+        y0 = ay + rel.offset[1] * sy
+        w, h = (float(ow), float(oh)) if rel.size is None else (rel.size[0] * sx, rel.size[1] * sy)
+        x1 = x0 + w
+        for name in rel.before:
+            cut = fc.found.get(name)
+            if cut is None:
+                return None, f"'{name}' found nothing to end this box at"
+            x1 = min(x1, cut[0])
+        for name in rel.after:
+            cut = fc.found.get(name)
+            if cut is None:
+                return None, f"'{name}' found nothing to start this box after"
+            x0 = max(x0, cut[0] + cut[2])
+        if x1 - x0 < 1:
+            cuts = ", ".join(rel.before + rel.after)
+            return None, f"nothing is left of the box between {cuts}"
+        return [_clip(x0, y0, x1 - x0, h)], None
 
     def run(self, fc: FrameContext) -> StepResult:
-        boxes = self.boxes(fc)
+        boxes, why = self.place(fc)
         if boxes is None:
-            return StepResult(value=None, hit=False, threshold=self.threshold,
-                              reason=f"'{self.region.from_}' found nothing to place this box by")  # type: ignore[union-attr]
+            return StepResult(value=None, hit=False, threshold=self.threshold, reason=why)
+        rel = self.region if isinstance(self.region, RelativeRegion) else None
         results: list[BoxResult] = []
         crop = prepared = None
-        for (x, y, w, h) in boxes:
+        for i, (x, y, w, h) in enumerate(boxes):
             crop = fc.image[y:y + h, x:x + w]
             if crop.size == 0:
                 results.append(BoxResult(value=None, hit=False, reason="the box lies outside the frame"))
                 continue
             prepared = run_prep(self._prep, crop) if self._prep else crop
-            r = self.measure(crop, prepared, (x, y, w, h), fc)
+            box = (x, y, w, h)
+            if rel is not None and rel.text is not None:
+                trimmed = self._text_run(rel, crop, prepared, box, fc)
+                if trimmed is None:
+                    results.append(BoxResult(value=None, hit=False,
+                                             reason=f"no text clear of icons at the box's {rel.text} side"))
+                    continue
+                crop, prepared, box = trimmed
+                boxes[i] = box
+            r = self.measure(crop, prepared, box, fc)
             if r.location is not None:
-                r.location = (r.location[0] + x, r.location[1] + y, r.location[2], r.location[3])
+                r.location = (r.location[0] + box[0], r.location[1] + box[1], r.location[2], r.location[3])
             results.append(r)
         keep = fc.keep_images
         if len(results) == 1 and not (self._region is not None and self._region.multi):
@@ -164,6 +241,24 @@ class Step:
             details={"per_box": [r.details for r in results]} if any(r.details for r in results) else {},
             crop=crop if keep else None, prepared=prepared if keep else None,
         )
+
+    def _text_run(self, rel: RelativeRegion, crop: np.ndarray, prepared: np.ndarray, box: IntBox,
+                  fc: FrameContext) -> tuple[np.ndarray, np.ndarray, IntBox] | None:
+        """The box cut to its run of text nearest ``rel.text``'s side, or None (no text there).
+
+        Works on the prepared crop (the step's own idea of ink), in its pixels; the cut is
+        mapped back to the frame for the crop, the trace and what the box finds."""
+        ratio = prepared.shape[1] / crop.shape[1]
+        assert rel.text is not None and rel.text_height is not None
+        height = rel.text_height * fc.scale[1] * prepared.shape[0] / crop.shape[0]
+        gap = (rel.text_gap if rel.text_gap is not None else rel.text_height / 2) * fc.scale[0] * ratio
+        cols = text_run(prepared, rel.text, height, gap)
+        if cols is None:
+            return None
+        c0, c1 = cols
+        x0, x1 = int(c0 / ratio), int(np.ceil(c1 / ratio))
+        x, y, w, h = box
+        return crop[:, x0:x1], prepared[:, c0:c1], (x + x0, y, max(1, x1 - x0), h)
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         raise NotImplementedError

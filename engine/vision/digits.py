@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from engine.vision.products import small_product
+
 if TYPE_CHECKING:
     from .glyphread import GlyphScore
 
@@ -128,8 +130,8 @@ class DigitReader:
         for layers in self._nets:
             x = features
             for layer in layers[:-1]:
-                x = np.maximum(x @ layer.weight + layer.bias, 0.0)
-            logits = (x @ layers[-1].weight + layers[-1].bias) / self.temperature
+                x = np.maximum(small_product(x, layer.weight) + layer.bias, 0.0)
+            logits = (small_product(x, layers[-1].weight) + layers[-1].bias) / self.temperature
             logits -= logits.max(axis=1, keepdims=True)
             e = np.exp(logits)
             total += e / e.sum(axis=1, keepdims=True)

@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
+import cv2
+import numpy as np
+
 from engine.vision.frame import HEIGHT, WIDTH
 from engine.lang.schema import Bounds, ExactlyOne, Rule, param
 
@@ -148,3 +151,106 @@ class CompiledRegion:
             if len(self._cache) < 64:  # bounded: a client cannot grow it without limit
                 self._cache[geo.key] = found
         return found
+
+
+# --- places found on the frame ---------------------------------------------------------------
+
+def line_runs(fill: np.ndarray, min_fill: float, gap: int, low: float, high: float) -> list[tuple[int, int]]:
+    """Bands of lines: runs of ``fill >= min_fill`` (fill: the share of each line that is in
+    some colour), bridging up to ``gap`` lines below it (text or an icon crossing the band),
+    kept when ``low <= height <= high``. Returns ``(first line, one past the last)`` pairs,
+    top to bottom."""
+    on = np.flatnonzero(np.asarray(fill) >= min_fill)
+    if on.size == 0:
+        return []
+    runs = np.split(on, np.flatnonzero(np.diff(on) > gap + 1) + 1)
+    out = []
+    for r in runs:
+        y0, y1 = int(r[0]), int(r[-1]) + 1
+        if low <= y1 - y0 <= high:
+            out.append((y0, y1))
+    return out
+
+
+def text_run(img: np.ndarray, side: str, height: float, gap: float) -> tuple[int, int] | None:
+    """Columns ``[c0, c1)`` of the run of text nearest ``side`` ("left"/"right") of a crop,
+    with up to half a gap of background around it; None when there is none, or when the run
+    cannot be told apart from an icon.
+
+    Ink is what stands out from the crop's median level (its background) on the side of its
+    more extreme pixels: past the midpoint between the median and that extreme, so bright
+    text on a dark band and dark (inverted) text on a light one are alike. A blob of ink
+    no larger than a fifth of ``height`` each way is a speck and ignored (an i's dot, JPEG
+    crumbs of an icon's outline). A blob taller than
+    ``height`` px, or one of a quarter of it touching the crop's top or bottom edge (off the
+    text line: a portrait's frame, an icon cut by the box), is an icon; the others are glyphs.
+    The text line is the median top to the median bottom of the glyphs at least a third of
+    ``height`` tall; glyphs and icons count where they cross it.
+
+    From ``side``: icons within ``gap`` px of the edge are skipped (something the box edge cuts
+    through); the first glyph starts the run, which ends at the first blank wider than ``gap``
+    px. An icon before the first glyph, or within ``gap`` px after the run's last glyph, gives
+    None: the text may run into it, and half a name is worse than none. So ``gap`` must be
+    wider than a word space and narrower than the space between the text and its icons.
+    """
+    grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if grey.size == 0:
+        return None
+    med = float(np.median(grey))
+    lo, hi = float(grey.min()), float(grey.max())
+    if hi - lo < 24:  # a flat crop: nothing stands out
+        return None
+    ink = grey > (med + hi) / 2 if hi - med >= med - lo else grey < (med + lo) / 2
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    rows, width = grey.shape
+    speck = max(1.0, height / 5)
+    y, w, h = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    real = (h > speck) | (w > speck)
+    icon = real & ((h > height) | (((y == 0) | (y + h == rows)) & (h >= height / 4)))
+    kind = np.where(icon, 2, np.where(real, 1, 0)).astype(np.uint8)  # 0 background or speck, 1 glyph, 2 icon
+    kind[0] = 0
+    letters = (kind == 1) & (h >= height / 3)
+    if not letters.any():
+        return None
+    # the text line: where the letter-sized glyphs are; icons count only where they are on it
+    # (a slanted portrait frame reaching under the first letter does not touch the text)
+    top, bottom = int(np.median(y[letters])), int(np.median((y + h)[letters]))
+    on_line = kind[labels[top:bottom]]
+    text = (on_line == 1).any(axis=0)
+    wall = (on_line == 2).any(axis=0)
+    inked = ink.any(axis=0)  # any ink, specks too, on the line or not: the margin stops there
+    order = range(width - 1, -1, -1) if side == "right" else range(width)
+    first = last = None
+    blank = 0
+    for d, c in enumerate(order):
+        if first is None:
+            if wall[c]:
+                if d <= gap:
+                    continue  # an icon the box's edge cuts through
+                return None  # an icon before any text
+            if text[c]:
+                first = last = c
+            continue
+        if wall[c]:
+            if blank <= gap:
+                return None  # the text runs into an icon: where it ends is unclear
+            break
+        if text[c]:
+            last = c
+            blank = 0
+        else:
+            blank += 1
+            if blank > gap:
+                break
+    if first is None or last is None:
+        return None
+    c0, c1 = (last, first + 1) if side == "right" else (first, last + 1)
+    # half a gap of background each side, never reaching other ink
+    margin = max(1, int(gap / 2))
+    left = c0
+    while left > 0 and c0 - left < margin and not inked[left - 1]:
+        left -= 1
+    right = c1
+    while right < width and right - c1 < margin and not inked[right]:
+        right += 1
+    return left, right
