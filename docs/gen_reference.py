@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.lang.schema import (MISSING, AsWritten, Bounds, Choice, Name, ValueType, argument_field,  # noqa: E402
                                 bounds_of, doc_of, fields_of, form, rules_of, tagged_choice, unwrap)
-from engine.runtime.model import FieldSpec, GameSpec, ProcessorSpec, ScreenSpec  # noqa: E402
+from engine.runtime.model import FieldSpec, GameSpec, ProcessorSpec, RowBand, RowTemplate, RowsSpec, ScreenSpec  # noqa: E402
 from engine.steps import STEP_TYPES  # noqa: E402
 from engine.steps.base import RelativeRegion, Step  # noqa: E402
 from engine.vision.prep import PREP_OPS, Adaptive  # noqa: E402
@@ -166,6 +166,12 @@ def generate() -> str:
     add(table(FieldSpec))
     add("\nA screen (`screens: {name: ...}`): " + doc_of(ScreenSpec) + "\n")
     add(table(ScreenSpec))
+    add("\n`rows:` " + doc_of(RowsSpec) + "\n")
+    add(table(RowsSpec))
+    add("\n`rows: {band: ...}`: " + doc_of(RowBand) + "\n")
+    add(table(RowBand))
+    add("\n`rows: {template: ...}`: " + doc_of(RowTemplate) + "\n")
+    add(table(RowTemplate))
     add("\n### Steps\n")
     add("A step is a one-key mapping naming its type: `{ocr: {region: clip, ...}}`. Every step type takes these keys:\n")
     add(table(Step))
