@@ -255,9 +255,22 @@ class FontSet:
 
 def cut_fonts(rows: Sequence[Row], frames: dict[FrameKey, Frame], folder: Path, data: Path = DATA) -> FontSet:
     """Fonts for every (game, field): the Apex ammo templates for Apex clip and reserve, else
-    one cut from the field's tune rows (written as PNGs, one per glyph, loaded by Font.load)."""
+    one cut from the field's tune rows as `otrig cut --text` cuts a font (written as PNGs, one
+    per glyph, loaded by Font.load).
+
+    A crop gives examples only when they are the text's characters, not merely as many glyphs:
+    a count that matches can pair a label with the wrong glyph ('18%' whose 1 was lost and whose
+    % fell in two parts gave an '8' labelled '1', a % circle labelled '8'; a speck at the box's
+    edge gave a '7'). So, as `otrig cut --text` does, the font with a crop's examples added must
+    read that crop back as its text; then every crop used must read as its text or as nothing
+    (never as another text) with the font cut from the *other* crops alone, and a crop that
+    fails is dropped with its examples, until all agree."""
+    from cli.cut import example_image
     from engine.vision.font import Font, FontError
-    from engine.vision.glyphread import example_patch, glyph_patches
+    from engine.vision.glyphread import example_patch, glyph_patches, read_glyphs
+
+    def font_of(images: Sequence[tuple[str, np.ndarray]]) -> Font:
+        return Font.from_images(images)
 
     out = FontSet()
     for fld, rel in APEX_FONTS.items():
@@ -268,9 +281,7 @@ def cut_fonts(rows: Sequence[Row], frames: dict[FrameKey, Frame], folder: Path, 
         if r.split == "tune" and (r.game, r.field) not in out.fonts:
             groups[(r.game, r.field)].append(r)
     for (game, fld), tune in groups.items():
-        target = folder / game / fld
-        target.mkdir(parents=True, exist_ok=True)
-        used, count = 0, 0
+        cuts: list[_Cut] = []  # the crops used so far, in order
         per_char: dict[str, int] = defaultdict(int)
         for r in tune:
             text = drawn(r)
@@ -280,30 +291,70 @@ def cut_fonts(rows: Sequence[Row], frames: dict[FrameKey, Frame], folder: Path, 
             glyphs = glyph_patches(grey, expect=len(text))
             if len(glyphs) != len(text):
                 continue
-            images = [cv2.copyMakeBorder(np.clip(patch * 255.0, 0, 255).astype(np.uint8), 0, 0, 3, 3,
-                                         cv2.BORDER_CONSTANT, value=0)  # dark side columns: the ink is bright
-                      for _, patch in glyphs]
-            try:  # a glyph Font.load could not segment again (a speck, a sliver) spoils the crop's cut
-                for img in images:
+            images = [(c, example_image(patch, max(2, patch.shape[0] // 4))) for c, (_, patch) in zip(text, glyphs)]
+            try:  # the images as `otrig cut --text` writes them, read back as Font.load reads them
+                for _, img in images:
                     example_patch(img)
-            except ValueError:
+            except ValueError:  # a glyph that cannot be segmented again (a speck, a sliver)
                 continue
-            used += 1
-            for char, img in zip(text, images):
-                if per_char[char] >= MAX_EXAMPLES:
-                    continue
+            cut = _Cut(r, grey, text, tuple(images))
+            if read_glyphs(grey, font_of([e for c in cuts for e in c.images] + images)).text != text:
+                continue
+            cuts.append(cut)
+            for char in text:
                 per_char[char] += 1
+        cuts = _agreeing(cuts, font_of, read_glyphs)
+        target = folder / game / fld
+        target.mkdir(parents=True, exist_ok=True)
+        count = 0
+        kept: dict[str, int] = defaultdict(int)
+        for c in cuts:
+            for char, img in c.images:
+                if kept[char] >= MAX_EXAMPLES:
+                    continue
+                kept[char] += 1
                 cv2.imwrite(str(target / f"{_CHAR_NAMES.get(char, char)}_{count}.png"), img)
                 count += 1
         if count:
             try:
                 out.fonts[(game, fld)] = Font.load(target)
-                out.source[(game, fld)] = f"cut from {used}/{len(tune)} tune crops ({count} glyphs)"
+                out.source[(game, fld)] = f"cut from {len(cuts)}/{len(tune)} tune crops ({count} glyphs)"
             except FontError as e:
                 out.source[(game, fld)] = f"no font: {e}"
         else:
-            out.source[(game, fld)] = f"no font: none of {len(tune)} tune crops cut into its text's glyph count"
+            out.source[(game, fld)] = f"no font: none of {len(tune)} tune crops cut into its text's glyphs"
     return out
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """One tune crop cut into examples."""
+    row: Row
+    grey: np.ndarray
+    text: str
+    images: tuple[tuple[str, np.ndarray], ...]  # (character, example image) as written
+
+
+def _agreeing(cuts: list[_Cut], font_of: Callable[..., GlyphClassifier],
+              read: Callable[..., object]) -> list[_Cut]:
+    """The crops whose text the font cut from the other crops reads right or not at all: a crop
+    read as another text disagrees with the rest (its labels, or theirs, are on the wrong
+    glyphs). All that disagree go at once (a mislabelled crop can make a right one misread too);
+    repeat until none does."""
+    cuts = list(cuts)
+    while len(cuts) > 1:
+        bad = []
+        for k, c in enumerate(cuts):
+            others = [e for j, o in enumerate(cuts) if j != k for e in o.images]
+            if not others or not set(c.text) <= {ch for ch, _ in others}:
+                continue  # the others lack one of its characters: nothing to check it against
+            text = getattr(read(c.grey, font_of(others)), "text", None)
+            if text is not None and text != c.text:
+                bad.append(k)
+        if not bad:
+            break
+        cuts = [c for k, c in enumerate(cuts) if k not in bad]
+    return cuts
 
 
 class GlyphFontReader:

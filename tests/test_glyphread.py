@@ -315,3 +315,83 @@ def test_glyph_options_refuse_nonsense() -> None:
         GlyphOptions(polarity="grey")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_gap"):
         GlyphOptions(max_gap=-1)
+
+
+# --- text that goes on past the layout, parts, small and wide glyphs (real Apex pixels) -----------
+
+def _paste(grey: np.ndarray, glyphs: np.ndarray, x: int, bottom: int) -> np.ndarray:
+    """`glyphs` (a crop of the same capture) laid by its max at column x, its last row on `bottom`."""
+    out = grey.copy()
+    h, w = glyphs.shape
+    region = out[bottom - h:bottom, x:x + w]
+    out[bottom - h:bottom, x:x + w] = np.maximum(region, glyphs[:, :region.shape[1]])
+    return out
+
+
+def _clip_with_room(t8: np.ndarray, fonts: dict[str, Font], right: int) -> tuple[np.ndarray, GlyphRead]:
+    grey = crop(t8, T8_CLIP, right=MARGIN + right)
+    grey[:, crop(t8, T8_CLIP).shape[1]:] = int(np.median(grey[:, :3]))  # empty panel beyond the box (no icon)
+    read = read_glyphs(grey, fonts["clip"])
+    assert read.text == "12", read.reason
+    return grey, read
+
+
+def test_smaller_glyphs_after_the_gap_are_read_or_the_read_is_null(t8: np.ndarray, fonts: dict[str, Font]) -> None:
+    """Melee's timer draws its centiseconds at 3/4 size on the seconds' baseline, 0.5-0.94 line
+    heights after them. The real '12' followed by itself at 3/4 size: never read '12' alone."""
+    grey, read = _clip_with_room(t8, fonts, 60)
+    ink = crop(t8, T8_CLIP)[MARGIN - 1:MARGIN + T8_CLIP[3] + 1, MARGIN - 1:MARGIN + T8_CLIP[2] + 1]
+    small = cv2.resize(ink, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+    end = max(g.box[0] + g.box[2] for g in read.glyphs if g.char)
+    bottom = read.line_top + read.line_height + 1
+    for gap in (0.5, 0.8):  # within max_gap, and beyond it (twice max_gap at most)
+        text = read_glyphs(_paste(grey, small, end + round(gap * read.line_height), bottom), fonts["clip"]).text
+        assert text in ("1212", None), (gap, text)
+    # the same glyphs at full size beyond the gap are other text: left out, they make it null
+    far = _paste(grey, ink, end + round(0.8 * read.line_height), bottom + 1)
+    later = read_glyphs(far, fonts["clip"])
+    assert later.text is None and later.reason is not None and "left out of the text" in later.reason
+
+
+def test_glyphs_too_small_to_tell_apart_are_not_read(t8: np.ndarray, fonts: dict[str, Font]) -> None:
+    """The real '12' at 1/5 and 1/6 of its size (6 and 5 px): their margins over the runner-up
+    mean little there, so the read is null rather than a guess."""
+    for scale in (0.2, 1 / 6):
+        small = cv2.resize(t8, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        read = read_glyphs(crop(small, T8_CLIP, scale=scale, left=2 / scale, right=2 / scale,
+                                margin=2 / scale), fonts["clip"])
+        assert read.text is None, (scale, read.text, read.reason)
+
+
+def test_two_glyphs_squeezed_into_one_patch_do_not_read_as_one(fonts: dict[str, Font]) -> None:
+    font = fonts["clip"]
+    one, two = (g for g in glyph_patches(font_image(font, "12")))
+    joined = np.concatenate([one[1], two[1]], axis=1)
+    assert float(font.scores([joined]).max()) < font.threshold
+
+
+def font_image(font: Font, text: str) -> np.ndarray:
+    """The overtrack clip templates of `text` side by side, 4 px apart, as a crop."""
+    folder = Path(font.name)
+    images = [cv2.imread(str(folder / f"{c}.png"), cv2.IMREAD_GRAYSCALE) for c in text]
+    row = [np.pad(np.asarray(i), ((4, 4), (2, 2))) for i in images if i is not None]
+    return np.concatenate(row, axis=1)
+
+
+def test_a_short_glyph_example_keeps_its_place_on_the_line(t8: np.ndarray) -> None:
+    """A colon cut over the line's rows (as `otrig cut --text` writes it) is read over the
+    line's rows: cut on its own rows it scored 0.49 against itself."""
+    from engine.vision.font import font_lines
+
+    grey = crop(t8, T8_CLIP)
+    patches = glyph_patches(grey, expect=2)
+    height = patches[0][1].shape[0]
+    colon = np.zeros((height, 6), np.float32)
+    colon[height // 4:height // 4 + 4, 1:5] = 1.0
+    colon[3 * height // 4 - 4:3 * height // 4, 1:5] = 1.0
+    images = [(c, np.pad((p * 255).astype(np.uint8), ((0, 0), (3, 3)))) for c, (_, p) in zip("12", patches)]
+    images.append((":", np.pad((colon * 255).astype(np.uint8), ((0, 0), (3, 3)))))
+    assert font_lines([i for _, i in images]) == {height: (0, height)}
+    font = Font.from_images(images)
+    got = font.classify([colon])[0]
+    assert (got.char, got.score > 0.95) == (":", True)

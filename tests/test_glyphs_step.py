@@ -52,7 +52,13 @@ def test_apex_ammo_survives_other_captures(shared_data, game_file, variant):
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     game = load_game(game_file(AMMO_GAME), assets=[shared_data])
-    assert game.process(img, frame()).objects["weapon"] == {"clip": 12, "reserve": 19}
+    weapon = game.process(img, frame()).objects["weapon"]
+    # right, or null when a glyph is a near tie (the 720p reserve's 9 beats 8 by 0.034 <
+    # min_margin): never another number
+    assert weapon["clip"] == 12
+    assert weapon["reserve"] in (19, None)
+    if variant == "jpeg60":
+        assert weapon["reserve"] == 19
 
 
 def test_an_unknown_glyph_is_null_with_its_position(shared_data, game_file):
