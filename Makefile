@@ -22,7 +22,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(OTRIG) demo
 
+# types first (mypy engine cli, configured in pyproject.toml), then the suite
 test: setup
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 bench: setup

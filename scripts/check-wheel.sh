@@ -14,5 +14,5 @@ cd "$work"  # nothing of the checkout is on the path from here
 "$work/venv/bin/otrig" demo --out "$work/demo"
 "$work/venv/bin/otrig" report "$work/demo/recording" -o "$work/report-again.html"
 test -s "$work/report-again.html"
-"$work/venv/bin/otrig" check apex
+"$work/venv/bin/otrig" check demo --assets "$work/demo/assets"   # a shipped game found by its name
 echo "wheel check: installed from $(ls "$work"/dist), demo and report ran outside the checkout"

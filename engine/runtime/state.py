@@ -47,7 +47,7 @@ class StreamState:
     gate_true_t: dict[str, float] = field(default_factory=dict)
     screen_last: dict[str, str] = field(default_factory=dict)
     history: dict[tuple[str, str], deque] = field(default_factory=dict)
-    stable: dict[tuple[str, str], Any] = field(default_factory=dict)
+    stable: dict[tuple[str, ...], Any] = field(default_factory=dict)  # (processor, field[, "monotonic"])
     read_t: dict[tuple[str, str], float] = field(default_factory=dict)  # media time of a field's last read
     frames: int = 0
 

@@ -218,7 +218,7 @@ def text_run(img: np.ndarray, side: str, height: float, gap: float) -> tuple[int
     on_line = kind[labels[top:bottom]]
     text = (on_line == 1).any(axis=0)
     wall = (on_line == 2).any(axis=0)
-    inked = ink.any(axis=0)  # any ink, specks too, on the line or not: the margin stops there
+    inked: np.ndarray = np.asarray(ink.any(axis=0))  # any ink, specks too, on the line or not: the margin stops there
     order = range(width - 1, -1, -1) if side == "right" else range(width)
     first = last = None
     blank = 0
