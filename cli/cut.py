@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
-from cli.options import (GAME_FILE_ERROR, INPUT_ERROR, USAGE_ERROR, ViewportOpt, fail, print_game_file_error,
+from cli.options import (GAME_FILE_ERROR, INPUT_ERROR, USAGE_ERROR, PixelBox, ViewportOpt, fail, print_game_file_error,
                          viewport_box)
 from engine.lang.errors import GameFileError, GameFileErrors, SourceError
 from engine.vision.frame import HEIGHT, WIDTH
@@ -75,21 +75,7 @@ class GameRegions:
         return self.mapper.scale(geometry_for(frame, self.viewport))
 
 
-@dataclass(frozen=True, kw_only=True)
-class CutBox:
-    """``--box X,Y,W,H``: whole pixels, a box of positive size."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def box(self) -> IntBox:
-        return (self.x, self.y, self.w, self.h)
-
-
-def parse_box(text: str) -> CutBox:
+def parse_box(text: str) -> PixelBox:
     example = "e.g. 1729,961,54,37: X,Y,W,H in the game's reference pixels, or the 1920x1080 frame's"
     try:
         x, y, w, h = (int(p) for p in text.replace(" ", "").split(","))
@@ -97,7 +83,7 @@ def parse_box(text: str) -> CutBox:
         raise typer.BadParameter(f"{text!r} is not four whole numbers ({example})") from None
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise typer.BadParameter(f"{text!r}: X and Y must be 0 or more, W and H above 0 ({example})")
-    return CutBox(x=x, y=y, w=w, h=h)
+    return PixelBox(x=x, y=y, w=w, h=h)
 
 
 def cut(
@@ -110,7 +96,7 @@ def cut(
                                                 "game's name) whose region to cut, or whose reference pixels "
                                                 "--box is in.")] = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Region name in the game file.")] = None,
-    box: Annotated[Optional[CutBox], typer.Option(
+    box: Annotated[Optional[PixelBox], typer.Option(
         "--box", parser=parse_box, metavar="X,Y,W,H", show_default=False,
         help="Cut this box instead of a region: the game's reference pixels mapped like a region with --game, "
              "else pixels of the 1920x1080 frame.")] = None,

@@ -41,8 +41,8 @@ USAGE_ERROR = 2       # what typer itself exits with for a bad command line
 # ----------------------------------------------------------------------------- viewport
 
 @dataclass(frozen=True, kw_only=True)
-class Viewport:
-    """Where the game picture is inside the 1920x1080 frame, in frame pixels."""
+class PixelBox:
+    """X,Y,W,H in whole pixels, as --viewport and `cut --box` take them."""
 
     x: int
     y: int
@@ -54,7 +54,7 @@ class Viewport:
         return (self.x, self.y, self.w, self.h)
 
 
-def parse_viewport(text: str) -> Viewport:
+def parse_viewport(text: str) -> PixelBox:
     """``X,Y,W,H``: four whole numbers of pixels (spaces allowed), a box of positive size
     inside the 1920x1080 frame. The one rule for every command's ``--viewport``."""
     example = f"e.g. 0,0,1440,810; expected X,Y,W,H in pixels of the {WIDTH}x{HEIGHT} frame"
@@ -68,10 +68,10 @@ def parse_viewport(text: str) -> Viewport:
     if x < 0 or y < 0 or x + w > WIDTH or y + h > HEIGHT:
         raise typer.BadParameter(f"{text!r} reaches outside the frame: X,Y >= 0, X+W <= {WIDTH}, "
                                  f"Y+H <= {HEIGHT} ({example})")
-    return Viewport(x=x, y=y, w=w, h=h)
+    return PixelBox(x=x, y=y, w=w, h=h)
 
 
-def viewport_box(viewport: Viewport | None) -> IntBox | None:
+def viewport_box(viewport: PixelBox | None) -> IntBox | None:
     return None if viewport is None else viewport.box
 
 
@@ -90,7 +90,7 @@ GameArg = Annotated[str, typer.Argument(metavar="GAME", help=GAME_HELP, show_def
 Assets = Annotated[List[Path], typer.Option(
     "--assets", metavar="DIR", show_default=False,
     help="Extra folder to look up templates and other assets in (repeatable; also OTRIG_ASSETS).")]
-ViewportOpt = Annotated[Optional[Viewport], typer.Option(
+ViewportOpt = Annotated[Optional[PixelBox], typer.Option(
     "--viewport", parser=parse_viewport, metavar="X,Y,W,H", show_default=False,
     help=f"Where the game picture is inside the {WIDTH}x{HEIGHT} frame, in pixels (overrides the "
          f"game file's viewport), e.g. 0,0,1440,810.")]

@@ -93,15 +93,6 @@ def weapons(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture
-def game_file(tmp_path):
-    def write(text: str, name: str = "g.yaml") -> Path:
-        p = tmp_path / name
-        p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return p
-    return write
-
-
 RED_HSV = "[[0, 120, 150], [8, 215, 255]]"
 TEAL_HSV = "[[76, 80, 120], [90, 165, 235]]"
 NAME_READ = """prep: [min, {scale: 2}, {threshold: 150}, invert], psm: 7,
