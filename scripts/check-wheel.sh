@@ -11,8 +11,8 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip wheel -q --no-deps -w "$work/dist" "$repo"
 "$work/venv/bin/python" -m pip install -q "$work"/dist/otrig-*.whl
 cd "$work"  # nothing of the checkout is on the path from here
-"$work/venv/bin/otrig" demo --out "$work/demo"
-"$work/venv/bin/otrig" report "$work/demo/recording" -o "$work/report-again.html"
+"$work/venv/bin/otrig" demo --out "$work/demo-out"
+"$work/venv/bin/otrig" report "$work/demo-out/recording" -o "$work/report-again.html"
 test -s "$work/report-again.html"
-"$work/venv/bin/otrig" check demo --assets "$work/demo/assets"   # a shipped game found by its name
+"$work/venv/bin/otrig" check demo --assets "$work/demo-out/assets"   # a shipped game found by its name
 echo "wheel check: installed from $(ls "$work"/dist), demo and report ran outside the checkout"

@@ -25,7 +25,7 @@ def resolve_game_path(game: str | Path) -> Path:
     ./games/apex.yaml and then among the shipped games. A name that is neither comes back as a path, so
     that loading it reports the missing file by the name the user typed."""
     p = Path(game)
-    if p.exists() or p.suffix in (".yaml", ".yml") or len(p.parts) > 1:
+    if p.is_file() or p.suffix in (".yaml", ".yml") or len(p.parts) > 1:
         return p
     for cand in (Path("games") / f"{game}.yaml", games_dir() / f"{game}.yaml"):
         if cand.exists():
