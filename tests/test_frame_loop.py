@@ -95,13 +95,20 @@ def test_the_recorded_answer_is_the_answer_the_server_sent_built_once(inproc_gam
     assert recorded[0]["steps"], "the engine's step traces were recorded"
 
 
-def test_otrig_run_writes_and_records_one_answer_per_frame(game_file, tmp_path, count_answers):
+def write_shots(folder: Path, n: int) -> list[str]:
+    """n screenshots of distinct frames, as PNG files."""
     import cv2
+
     shots = []
-    for i in range(3):
-        p = tmp_path / f"shot{i}.png"
+    for i in range(n):
+        p = folder / f"shot{i}.png"
         cv2.imwrite(str(p), frame_image(i))
         shots.append(str(p))
+    return shots
+
+
+def test_otrig_run_writes_and_records_one_answer_per_frame(game_file, tmp_path, count_answers):
+    shots = write_shots(tmp_path, 3)
     rec_dir = tmp_path / "rec"
     r = CliRunner().invoke(app, ["run", str(game_file), *shots, "--record", str(rec_dir)])
     assert r.exit_code == 0, r.output
@@ -111,12 +118,7 @@ def test_otrig_run_writes_and_records_one_answer_per_frame(game_file, tmp_path, 
 
 
 def test_otrig_report_records_one_answer_per_frame(game_file, tmp_path, count_answers):
-    import cv2
-    shots = []
-    for i in range(2):
-        p = tmp_path / f"shot{i}.png"
-        cv2.imwrite(str(p), frame_image(i))
-        shots.append(str(p))
+    shots = write_shots(tmp_path, 2)
     rec_dir = tmp_path / "rec"
     r = CliRunner().invoke(app, ["report", str(game_file), *shots, "--record", str(rec_dir),
                                  "-o", str(tmp_path / "r.html")])

@@ -161,11 +161,6 @@ class Step:
         return None
 
     # -- per frame ------------------------------------------------------------------------
-    def boxes(self, fc: FrameContext) -> list[IntBox] | None:
-        """The boxes this step reads on this frame, or None when a relative box cannot be
-        placed (``place`` says why)."""
-        return self.place(fc)[0]
-
     def place(self, fc: FrameContext) -> tuple[list[IntBox] | None, str | None]:
         if self._region is not None:
             return self._region.boxes(fc.geo), None

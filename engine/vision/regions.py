@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from engine.vision.frame import HEIGHT, WIDTH
+from engine.vision.prep import to_grey
 from engine.lang.schema import Bounds, ExactlyOne, Rule, param
 
 Box = tuple[float, float, float, float]
@@ -193,7 +194,7 @@ def text_run(img: np.ndarray, side: str, height: float, gap: float) -> tuple[int
     None: the text may run into it, and half a name is worse than none. So ``gap`` must be
     wider than a word space and narrower than the space between the text and its icons.
     """
-    grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    grey = to_grey(img)
     if grey.size == 0:
         return None
     med = float(np.median(grey))
