@@ -15,7 +15,7 @@ from engine.plugin.reload import GameHolder, GameSource
 from engine.runtime.results import FrameOutput
 from engine.plugin.app import PluginApp, ServerOptions
 from engine.plugin.waitress_server import create_server
-from helpers import get, make_image, multipart, post_body, post_frame, run_otrig
+from helpers import get, make_image, multipart, post_body, post_frame, run_otrig, start_server
 
 IMAGE = make_image(2)
 GOOD_FRAME = b'{"frame_no": 1}'
@@ -68,6 +68,63 @@ def test_frame_not_json(echo_server, text):
 @pytest.mark.parametrize("text", [b"[1, 2]", b"42", b'"a string"', b"null"])
 def test_frame_not_an_object(echo_server, text):
     _assert_error(post_frame(echo_server.url, IMAGE, text), 400, "frame_not_object", "JSON object")
+
+
+def test_huge_integer_is_a_400_not_a_500(echo_server):
+    # valid JSON; Python refuses to turn more than 4,300 digits into an int (ValueError)
+    text = b'{"frame_no": ' + b"9" * 5000 + b"}"
+    _assert_error(post_frame(echo_server.url, IMAGE, text), 400, "bad_frame_json", "'frame'", "digits")
+
+
+@pytest.mark.parametrize("depth", [protocol.MAX_FRAME_DEPTH + 1, 2000])
+def test_deep_nesting_is_a_400_naming_the_limit(echo_server, depth):
+    text = b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    err = _assert_error(post_frame(echo_server.url, IMAGE, text), 400, "frame_too_deep",
+                        str(protocol.MAX_FRAME_DEPTH))
+    assert err["max_depth"] == protocol.MAX_FRAME_DEPTH
+
+
+def test_nesting_at_the_limit_is_answered_byte_for_byte(echo_server):
+    inner = b"[" * (protocol.MAX_FRAME_DEPTH - 1) + b"]" * (protocol.MAX_FRAME_DEPTH - 1)
+    text = b'{"frame_no": 3, "deep": ' + inner + b"}"
+    r = post_frame(echo_server.url, IMAGE, text)
+    assert r.status == 200, r.body
+    assert json.loads(r.body)["deep"] == json.loads(inner)
+
+
+@pytest.fixture(scope="module")
+def anchored_server(tmp_path_factory):
+    """A game whose box is anchored to a corner: mapped by the frame's original_shape (echo maps none)."""
+    d = tmp_path_factory.mktemp("demo")
+    game = d / "anchored.yaml"
+    game.write_text("game: anchored\nversion: 1\nregions:\n  corner: {box: [1800, 1000, 100, 60], anchor: bottom-right}\n"
+                    "processors:\n  corner:\n    fields:\n      lit:\n"
+                    "        fraction: {region: corner, space: bgr, ranges: [[[100, 100, 100], [255, 255, 255]]], min: 0.5}\n")
+    srv = start_server([str(game), "--fault-dir", str(d / "faults")], d / "serve.log")
+    yield srv
+    srv.stop()
+
+
+BAD_SHAPES = ["[0.5, 0.5, 3]", "[1e400, 1920, 3]", "[1080, -1920]", "[0, 1920]", "[1080]",
+              '["1080", "1920"]', "[true, 1920]", "[1080, 99999999]", '{"h": 1080}']
+
+
+@pytest.mark.parametrize("shape", BAD_SHAPES)
+def test_bad_original_shape_is_a_400(echo_server, anchored_server, shape):
+    frame = b'{"frame_no": 1, "source": {"type": "image", "original_shape": ' + shape.encode() + b"}}"
+    for server in (echo_server, anchored_server):
+        err = _assert_error(post_frame(server.url, IMAGE, frame), 400, "bad_original_shape",
+                            "original_shape", "whole pixels")
+        assert err["max_side"] >= 7680
+    assert not list((Path(anchored_server.log_path).parent / "faults").glob("*"))  # a client error, not a fault
+
+
+@pytest.mark.parametrize("shape", ["[1440, 3440, 3]", "[1080.0, 1920.0, 3]", "[270, 480]"])
+def test_good_original_shape_is_used(anchored_server, shape):
+    frame = b'{"frame_no": 1, "source": {"type": "image", "original_shape": ' + shape.encode() + b"}}"
+    r = post_frame(anchored_server.url, IMAGE, frame)
+    assert r.status == 200, r.body
+    assert json.loads(r.body)["source"]["original_shape"] == json.loads(shape)
 
 
 def test_not_multipart(echo_server):

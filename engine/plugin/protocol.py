@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from engine.runtime.answer import CONFLICTS_KEY, build_answer  # noqa: F401 - the answer half of the protocol
-from engine.vision.frame import HEIGHT, IMAGE_BYTES, WIDTH
+from engine.vision.frame import HEIGHT, IMAGE_BYTES, MAX_SOURCE_SIDE, WIDTH, source_size
 
 # The image plus a generous allowance for the frame JSON and the multipart framing.
 DEFAULT_MAX_BODY = IMAGE_BYTES + 4 * 1024 * 1024
@@ -167,12 +167,51 @@ def parse_frame_json(text: bytes) -> dict[str, Any]:
             400, "bad_frame_json",
             f"'frame' is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
         ) from None
+    except ValueError as e:  # valid JSON that Python refuses: an integer of more than 4,300 digits
+        raise ProtocolError(400, "bad_frame_json", f"'frame' holds a value this server cannot read: {e}") from None
+    except RecursionError:  # Python's parser gives up near 1,000 levels, before MAX_FRAME_DEPTH is checked
+        raise ProtocolError(400, "frame_too_deep",
+                            f"'frame' is nested too deeply: at most {MAX_FRAME_DEPTH} levels of objects and arrays",
+                            {"max_depth": MAX_FRAME_DEPTH}) from None
     if not isinstance(frame, dict):
         raise ProtocolError(
             400, "frame_not_object",
             f"'frame' must be a JSON object with timestamp, frame_no, ...; got a JSON {type(frame).__name__}",
         )
+    if _depth(frame) > MAX_FRAME_DEPTH:
+        raise ProtocolError(400, "frame_too_deep",
+                            f"'frame' is nested too deeply: at most {MAX_FRAME_DEPTH} levels of objects and arrays",
+                            {"max_depth": MAX_FRAME_DEPTH})
+    source = frame.get("source")
+    if isinstance(source, dict) and "original_shape" in source and source_size(source["original_shape"]) is None:
+        raise ProtocolError(
+            400, "bad_original_shape",
+            f"'frame.source.original_shape' must be [height, width, ...] in whole pixels from 1 to "
+            f"{MAX_SOURCE_SIDE}, got {json.dumps(source['original_shape'])[:80]}; leave it out for a "
+            f"{WIDTH}x{HEIGHT} capture",
+            {"max_side": MAX_SOURCE_SIDE})
     return frame
+
+
+# Levels of objects and arrays a frame may nest. OverTrack's frames nest 3 (source.original_shape);
+# a limit far below Python's recursion limit keeps every later walk over the frame (the
+# recorder's, the report's) safe, and is the same on every build.
+MAX_FRAME_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """How many levels of objects and arrays ``value`` nests (without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        elif not isinstance(v, list):
+            continue
+        deepest = max(deepest, d)
+        if d <= MAX_FRAME_DEPTH:
+            todo.extend((item, d + 1) for item in v)
+    return deepest
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import cv2
 import numpy as np
 
-from engine.vision.frame import HEIGHT, WIDTH
+from engine.vision.frame import HEIGHT, WIDTH, source_size
 from engine.vision.prep import to_grey
 from engine.lang.schema import Bounds, ExactlyOne, Rule, param
 
@@ -78,14 +78,9 @@ class Geometry:
 
 def geometry_for(frame: dict[str, Any], viewport: IntBox | None) -> Geometry:
     """Read ``source.original_shape`` ([h, w, ...]) from a frame; default is 1920x1080."""
-    w, h = WIDTH, HEIGHT
     src = frame.get("source")
-    if isinstance(src, dict):
-        shape = src.get("original_shape")
-        if (isinstance(shape, (list, tuple)) and len(shape) >= 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in shape[:2])
-                and shape[0] > 0 and shape[1] > 0):
-            h, w = int(shape[0]), int(shape[1])
+    size = source_size(src.get("original_shape")) if isinstance(src, dict) else None
+    w, h = size if size is not None else (WIDTH, HEIGHT)
     return Geometry(w, h, viewport)
 
 
