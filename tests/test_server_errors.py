@@ -127,6 +127,39 @@ def test_good_original_shape_is_used(anchored_server, shape):
     assert json.loads(r.body)["source"]["original_shape"] == json.loads(shape)
 
 
+def _body(*parts: tuple[bytes, bytes], boundary: bytes = b"xYz") -> tuple[str, bytes]:
+    """A multipart body whose part headers are given raw."""
+    out = b"".join(b"--" + boundary + b"\r\n" + head + b"\r\n\r\n" + data + b"\r\n" for head, data in parts)
+    return "multipart/form-data; boundary=" + boundary.decode(), out + b"--" + boundary + b"--\r\n"
+
+
+@pytest.mark.parametrize("image_head", [
+    b'Content-Disposition: form-data; filename="raw.bin"; name="image"',  # filename= holds name=
+    b"content-disposition: form-data; name=image",                        # a token, not quoted
+    b'Content-Type: application/octet-stream\r\nContent-Disposition: form-data; name="image"',
+])
+def test_part_names_are_content_disposition_parameters(echo_server, image_head):
+    frame = b'{"frame_no": 9}'
+    ct, body = _body((image_head, IMAGE.tobytes()), (b'Content-Disposition: form-data; name="frame"', frame))
+    r = post_body(echo_server.url, body, content_type=ct)
+    assert r.status == 200, r.body
+    assert json.loads(r.body)["frame_no"] == 9
+
+
+def test_name_outside_content_disposition_names_nothing(echo_server):
+    # Content-Type's name= is no part name: the image part is unnamed, so 'image' is missing
+    ct, body = _body((b'Content-Type: application/octet-stream; name="image"\r\nContent-Disposition: form-data',
+                      IMAGE.tobytes()), (b'Content-Disposition: form-data; name="frame"', b"{}"))
+    _assert_error(post_body(echo_server.url, body, content_type=ct), 400, "missing_part", "'image'")
+
+
+def test_many_tiny_parts_are_refused_early(echo_server):
+    parts = [(f'Content-Disposition: form-data; name="p{i}"'.encode(), b"x") for i in range(100_000)]
+    ct, body = _body(*parts)
+    _assert_error(post_body(echo_server.url, body, content_type=ct), 400, "too_many_parts",
+                  str(protocol.MAX_PARTS), "'image' and 'frame'")
+
+
 def test_not_multipart(echo_server):
     _assert_error(post_body(echo_server.url, b'{"frame_no": 1}', content_type="application/json"),
                   415, "unsupported_media_type", "multipart/form-data", "application/json")
