@@ -221,6 +221,35 @@ def test_too_large_refused_before_reading_it(echo_server):
     assert echo_server.health()["status"] == "ok"
 
 
+def test_body_of_exactly_max_body_is_taken(serve_game):
+    enc = protocol.encode_request(IMAGE, {"frame_no": 11})
+    body = b"".join(bytes(c) for c in enc.chunks)
+    srv = serve_game("echo", "--max-body", str(len(body)))
+    r = post_body(srv.url, body, content_type=enc.content_type)
+    assert r.status == 200, r.body
+    assert json.loads(r.body)["frame_no"] == 11
+    small = serve_game("echo", "--max-body", str(len(body) - 1))
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    status, doc = _raw(small.url, head, body[:4096])  # refused on its headers
+    assert status == 413 and doc["error"]["code"] == "body_too_large"
+    assert f"{len(body):,} bytes, more than the limit of {len(body) - 1:,} bytes" in doc["error"]["message"]
+
+
+def test_expect_continue_over_the_limit_is_refused_at_once(echo_server):
+    huge = 200 * 1024 * 1024
+    host, port = echo_server.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall((f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+                   f"Content-Length: {huge}\r\nExpect: 100-continue\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:  # no body byte is ever sent: the answer must come anyway
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 413"), data[:80]
+
+
 def test_chunked_body_is_accepted(echo_server):
     enc = protocol.encode_request(IMAGE, {"frame_no": 5, "chunked": True})
     body = b"".join(bytes(c) for c in enc.chunks)

@@ -212,7 +212,7 @@ def _waitress_error_task() -> type:
             e = self.request.error
             code = {413: "body_too_large", 431: "headers_too_large", 501: "not_implemented"}.get(e.code, "bad_request")
             if e.code == 413:
-                limit = self.channel.server.adj.max_request_body_size
+                limit = self.channel.server.adj.max_request_body_size - 1  # see waitress_settings
                 length = self.request.headers.get("CONTENT_LENGTH") if self.request.headers else None
                 message = too_large_message(int(length) if length and length.isdigit() else None, limit)
             else:
@@ -236,8 +236,10 @@ def waitress_settings(options: ServerOptions) -> dict[str, Any]:
         # Reads of headers (and of chunked bodies); Content-Length bodies are received with
         # recv_into straight into their buffer. Below glibc's mmap threshold: no fresh pages.
         recv_bytes=64 * 1024,
-        # waitress refuses larger bodies (Content-Length or chunked) before reading them.
-        max_request_body_size=options.max_body,
+        # waitress refuses larger bodies (Content-Length or chunked) before reading them. It
+        # refuses a body *of* its limit too (>=), so the limit it gets is one byte more: a body
+        # of exactly --max-body bytes is taken.
+        max_request_body_size=options.max_body + 1,
         ident="otrig", asyncore_use_poll=True, clear_untrusted_proxy_headers=True,
     )
 
@@ -263,6 +265,15 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
             if type(self.body_rcv) is FixedStreamReceiver \
                     and 0 < self.content_length < self.adj.max_request_body_size:
                 self.body_rcv = PooledBody(self.content_length, pool)  # allocated on first byte
+
+        def received(self, data: bytes) -> int:
+            consumed: int = super().received(data)
+            if self.error is not None:
+                # Refused on its headers (413 and the like): answer now. Left set, waitress would
+                # send "100 Continue", mark the request incomplete and hold the 413 back until
+                # body bytes arrived.
+                self.expect_continue = False
+            return consumed
 
     class Channel(HTTPChannel):
         error_task_class = _waitress_error_task()
