@@ -306,6 +306,14 @@ def test_non_loopback_host_requires_token():
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.parametrize("token", [" ", "", " s3cret", "s3cret\t"])
+def test_a_token_no_header_can_carry_is_refused(token):
+    p = run_otrig("serve", "--port", "0", "--token", token)
+    assert p.returncode == 2, p.stderr
+    assert "--token" in p.stderr and "whitespace" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
 def test_non_loopback_host_with_token_warns(serve_game):
     srv = serve_game("echo", "--host", "0.0.0.0", token="t0k")
     assert srv.health()["game"] == "echo"

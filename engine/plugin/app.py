@@ -63,7 +63,11 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(options: ServerOptions) -> str | None:
-    """Refuse unsafe binds. Returns a warning to print, raises ValueError to refuse."""
+    """Refuse unsafe binds and unusable tokens. Returns a warning to print, raises ValueError to refuse."""
+    if options.token is not None and (not options.token.strip() or options.token != options.token.strip()):
+        # HTTP strips a header value's surrounding whitespace: such a token could never match
+        raise ValueError(f"--token {options.token!r} cannot be sent in a header: a token must not be blank "
+                         f"or start or end with whitespace")
     if is_loopback(options.host):
         return None
     if not options.token:
