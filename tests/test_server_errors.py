@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.plugin import protocol
@@ -418,6 +419,43 @@ def test_processor_errors_are_answered_and_saved_bounded(inproc_server, tmp_path
     assert kept == [3, 4, 5]  # the newest
     assert json.loads(jsons[0].read_text())["errors"]["ammo"]["step"] == "clip"
     assert json.loads(get(url).body)["frames_with_errors"] == 6
+
+
+def test_a_frame_with_a_lone_surrogate_is_saved_whole(inproc_server, tmp_path):
+    # "\ud800" is valid JSON but no UTF-8 text can hold it: the fault keeps it as an escape
+    url, app = inproc_server(lambda image, frame: 1 / 0)
+    r = post_frame(url, IMAGE, b'{"frame_no": 5, "name": "a\\ud800b"}')
+    err = _assert_error(r, 500, "process_failed", "was saved as")
+    folder = tmp_path / "faults"
+    doc = json.loads((folder / f"{err['fault']}.json").read_text(encoding="ascii"))
+    assert doc["frame"] == {"frame_no": 5, "name": "a\ud800b"}
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".png"]
+
+
+def test_fault_folder_is_pruned_by_pairs_and_bytes_and_spares_other_files(inproc_server, tmp_path):
+    folder = tmp_path / "faults"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "20200101-000000-000000-0001.png").write_bytes(b"x" * 10)  # a half pair left by an old crash
+    url, app = inproc_server(lambda image, frame: 1 / 0, max_faults=3)
+    app.faults.max_bytes = 14 * 1024 * 1024  # two PNGs of noise (6.2 MB each, incompressible) fit, not three
+    stamps = []
+    for i in range(5):
+        noisy = np.random.default_rng(i).integers(0, 256, IMAGE.shape, dtype=np.uint8)
+        r = post_frame(url, noisy, {"frame_no": i})
+        stamps.append(_assert_error(r, 500, "process_failed", "was saved as")["fault"])
+    names = sorted(p.name for p in folder.iterdir())
+    pairs = sorted({n.split(".")[0] for n in names if n != "notes.txt"})
+    assert "notes.txt" in names                               # never otrig's to delete
+    assert pairs == stamps[-2:]                               # the newest, as many as the bytes allow
+    assert all(f"{s}.png" in names and f"{s}.json" in names for s in pairs)
+
+
+def test_a_save_that_failed_is_not_claimed(inproc_server, tmp_path):
+    url, app = inproc_server(lambda image, frame: 1 / 0)
+    (tmp_path / "faults").write_text("a file where the folder should be")
+    err = _assert_error(post_frame(url, IMAGE, {"frame_no": 1}), 500, "process_failed", "could not be saved")
+    assert err["fault"] is None and "was saved" not in err["message"]
 
 
 def test_answer_that_is_not_json_is_a_500(inproc_server):

@@ -308,12 +308,12 @@ class PluginApp:
                 stats.failures += 1
             tb = traceback.format_exc()
             log.error("processing frame %s failed:\n%s", req.frame.get("frame_no", "?"), tb)
-            stamp = self.faults.submit(req.image, req.frame, {
+            stamp, why = self.faults.save(req.image, req.frame, {
                 "game": game.name, "version": game.version,
                 "exception": f"{type(e).__name__}: {e}", "traceback": scrub_paths(tb),
-            }, exception=True)
+            })
             saved = (f"the frame was saved as {stamp}.png/.json in the fault folder; reproduce it "
-                     f"with `otrig run` on that image" if stamp else "the frame could not be saved")
+                     f"with `otrig run` on that image" if stamp else f"the frame could not be saved ({why})")
             return error_response(
                 500, "process_failed",
                 f"the engine raised {type(e).__name__}: {scrub_paths(str(e))}; {saved}",
@@ -326,7 +326,7 @@ class PluginApp:
                 stats.frames_with_errors += 1
         if out.errors:
             self.faults.submit(req.image, req.frame, {"game": game.name, "version": game.version,
-                                                      "errors": out.errors}, exception=False)
+                                                      "errors": out.errors})
         bottle.response.content_type = JSON_TYPE
         return result.body
 

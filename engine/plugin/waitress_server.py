@@ -348,3 +348,6 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
         # let frames already being processed finish (and be recorded) before the caller closes
         # the recorder (options.recorder: it is the caller's, made and closed by `otrig serve`)
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+        # faults queued by those frames are written before exit (the saver's thread is a daemon)
+        if not server.otrig_app.faults.flush(timeout=5):
+            log.warning("stopping with faults still unwritten in %s", options.fault_dir)
