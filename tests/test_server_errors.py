@@ -222,6 +222,16 @@ def test_too_large_refused_before_reading_it(echo_server):
     assert echo_server.health()["status"] == "ok"
 
 
+def test_refusals_before_the_app_are_counted(serve_game):
+    srv = serve_game("echo")
+    before = srv.health()["requests_rejected"]
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+            b"Content-Length: 999999999999\r\n\r\n")
+    assert _raw(srv.url, head)[0] == 413
+    assert _raw(srv.url, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nTransfer-Encoding: gzip\r\n\r\n")[0] in (400, 501)
+    assert srv.health()["requests_rejected"] == before + 2
+
+
 def test_body_of_exactly_max_body_is_taken(serve_game):
     enc = protocol.encode_request(IMAGE, {"frame_no": 11})
     body = b"".join(bytes(c) for c in enc.chunks)

@@ -218,6 +218,9 @@ def _waitress_error_task() -> type:
             else:
                 message = f"{e.reason}: {e.body}; send one multipart POST with parts 'image' and 'frame'"
             body = error_body(e.code, code, message)
+            stats = self.channel.server.otrig_app.stats  # a refusal before the app is still one
+            with stats.lock:
+                stats.rejected += 1
             self.status = f"{e.code} {e.reason}"
             self.response_headers.append(("Content-Type", JSON_TYPE))
             self.set_close_on_finish()
