@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -304,6 +305,63 @@ def test_sigterm_stops_cleanly_and_verbose_logs_requests(serve_game):
     log = srv.log()
     assert "POST / -> 200" in log
     assert "stopping" in log and "Traceback" not in log
+
+
+SLOW_GAME = """\
+game: slow
+version: 1
+regions:
+  everything: {box: [0, 0, 640, 320]}  # ~0.5 s of Tesseract on noise
+processors:
+  text:
+    fields:
+      words:
+        ocr: {region: everything, psm: 6}
+"""
+
+
+def test_sigterm_answers_every_frame_already_received(serve_game, tmp_path):
+    """Frames queued behind a slow one when SIGTERM comes are all answered before exit."""
+    game = tmp_path / "slow.yaml"
+    game.write_text(SLOW_GAME)
+    srv = serve_game(game, "--threads", "1")
+    noise = np.random.default_rng(3).integers(0, 256, IMAGE.shape, dtype=np.uint8)  # slow to OCR
+    host, port = srv.url.split("//")[1].split(":")
+    answers: dict[int, bytes] = {}
+
+    def send(i: int) -> None:
+        enc = protocol.encode_request(noise, {"frame_no": i})
+        head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
+                f"Content-Length: {enc.length}\r\n\r\n").encode()
+        with socket.create_connection((host, int(port)), timeout=60) as c:
+            c.sendall(head + b"".join(bytes(x) for x in enc.chunks))
+            data = b""
+            while chunk := c.recv(65536):
+                data += chunk
+                if b"\r\n\r\n" in data:
+                    head_part, _, body = data.partition(b"\r\n\r\n")
+                    length = int([h for h in head_part.split(b"\r\n") if h.lower().startswith(b"content-length")][0]
+                                 .split(b":")[1])
+                    if len(body) >= length:
+                        break
+            answers[i] = data
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    time.sleep(1.0)  # every body is in; the one thread is on the first frame, 4 wait
+    t0 = time.monotonic()
+    srv.proc.terminate()
+    for t in threads:
+        t.join(60)
+    assert srv.proc.wait(30) == 0
+    assert sorted(answers) == list(range(5)), srv.log()
+    for i, data in answers.items():
+        assert data.startswith(b"HTTP/1.1 200"), (i, data[:200])
+        assert json.loads(data.partition(b"\r\n\r\n")[2])["frame_no"] == i
+    assert time.monotonic() - t0 < 30
+    assert "Traceback" not in srv.log()
 
 
 # ------------------------------------------------------------------ reused body buffers

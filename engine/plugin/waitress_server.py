@@ -312,15 +312,58 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
     return server
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM stops like Ctrl-C, so the shutdown path (recorder flush, watcher) runs."""
-    if threading.current_thread() is not threading.main_thread():
-        return
+# Seconds a stopping server keeps answering the frames it has already received (queued,
+# being processed, or arriving on an open upload). An Apex frame costs ~20 ms, so 8 threads
+# clear a full queue in well under a second; the bound is for a client stalled mid-upload.
+DRAIN_SECONDS = 10.0
+
+
+def _busy(channels: dict[int, Any]) -> int:
+    """Connections the server still owes something: a request received or being received,
+    or an answer not yet sent."""
+    from waitress.channel import HTTPChannel
+
+    return sum(1 for ch in list(channels.values()) if isinstance(ch, HTTPChannel)
+               and (ch.requests or ch.total_outbufs_len or (ch.request is not None and not ch.request.empty)))
+
+
+def _serve_until_stopped(server: Any, drain_seconds: float) -> None:
+    """waitress's event loop, stopped gracefully by SIGTERM or Ctrl-C.
+
+    ``server.run()`` is not used: on a stop it cancels the queued requests and closes every
+    connection, so frames already received got no answer (issue 16). Here a stop closes the
+    listening socket, keeps the loop running until every received frame is answered and sent
+    (or ``drain_seconds`` pass), then closes. A second signal stops at once."""
+    from waitress import wasyncore
+
+    stop = threading.Event()
+    channels = server._map
+    timeout = server.adj.asyncore_loop_timeout
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second signal: no more waiting
+        stop.set()
+        server.pull_trigger()  # wake the loop from its poll
 
-    signal.signal(signal.SIGTERM, handler)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, handler)
+    while not stop.is_set() and channels:
+        wasyncore.loop(timeout=timeout, map=channels, use_poll=True, count=1)
+    log.info("stopping: answering the %d connection(s) with frames received", _busy(channels))
+    server.accepting = False
+    server.del_channel()   # stop listening: new clients are refused by the kernel
+    server.socket.close()
+    end = time.monotonic() + drain_seconds
+    try:
+        while _busy(channels) and time.monotonic() < end:
+            wasyncore.loop(timeout=0.05, map=channels, use_poll=True, count=1)
+    except KeyboardInterrupt:
+        pass
+    left = _busy(channels)
+    if left:
+        log.warning("stopped with %d connection(s) unanswered after %.0f s", left, drain_seconds)
 
 
 def run_server(game_holder: GameHolder, options: ServerOptions,
@@ -338,19 +381,16 @@ def run_server(game_holder: GameHolder, options: ServerOptions,
              game.name, game.version or "-", url, HEALTH_PATH, "; reloading on change" if watcher else "")
     if ready:
         ready(url)
-    _stop_on_sigterm()
     try:
-        server.run()  # returns on SIGINT/SIGTERM (waitress catches the KeyboardInterrupt)
-    except KeyboardInterrupt:
-        pass
+        _serve_until_stopped(server, DRAIN_SECONDS)
     finally:
-        log.info("stopping")
         if watcher:
             watcher.stop()
-        server.close()
-        # let frames already being processed finish (and be recorded) before the caller closes
-        # the recorder (options.recorder: it is the caller's, made and closed by `otrig serve`)
+        # frames still being processed finish (and are recorded) before the caller closes the
+        # recorder (options.recorder: it is the caller's, made and closed by `otrig serve`)
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+        from waitress import wasyncore
+        wasyncore.close_all(server._map)
         # faults queued by those frames are written before exit (the saver's thread is a daemon)
         if not server.otrig_app.faults.flush(timeout=5):
             log.warning("stopping with faults still unwritten in %s", options.fault_dir)
