@@ -364,6 +364,84 @@ def test_sigterm_answers_every_frame_already_received(serve_game, tmp_path):
     assert "Traceback" not in srv.log()
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _open(url: str, data: bytes) -> socket.socket:
+    host, port = url.split("//")[1].split(":")
+    c = socket.create_connection((host, int(port)), timeout=10)
+    c.sendall(data)
+    return c
+
+
+def test_header_tricklers_do_not_lock_clients_out(serve_game):
+    from engine.plugin.waitress_server import HEADER_SECONDS
+
+    srv = serve_game("echo")
+    socks = [_open(srv.url, b"POST / HTTP/1.1\r\nHost: x\r\n") for _ in range(110)]
+    stop = threading.Event()
+
+    def trickle() -> None:  # a header byte now and then keeps waitress's inactivity timer fresh
+        while not stop.wait(0.5):
+            for c in socks:
+                try:
+                    c.send(b"X")
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    try:
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = post_frame(srv.url, IMAGE, {"frame_no": 1})
+            assert r.status == 200 and time.monotonic() - t0 < 5
+            time.sleep(0.5)
+        time.sleep(HEADER_SECONDS + 2)
+        closed = 0
+        for c in socks:
+            c.settimeout(0.5)
+            try:
+                data = c.recv(4096)
+            except (TimeoutError, OSError):
+                continue
+            closed += data == b"" or data.startswith(b"HTTP/1.1 408")
+        assert closed == len(socks)  # every trickler was dropped, by its deadline or for a newcomer
+        assert srv.health()["requests_rejected"] >= len(socks)
+    finally:
+        stop.set()
+        for c in socks:
+            c.close()
+
+
+def test_slow_bodies_hold_bounded_memory(serve_game):
+    srv = serve_game("echo", token="s3cret")
+    enc = protocol.encode_request(IMAGE, {"frame_no": 1})
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
+            f"Content-Length: {enc.length}\r\n").encode()
+    first = bytes(enc.chunks[0]) + bytes(enc.chunks[1])[:4096]
+    base = _rss_mb(srv.proc.pid)
+    # no token: refused on the headers, nothing stored for the body
+    wrong = [_open(srv.url, head + b"X-Otrig-Token: nope\r\n\r\n" + first) for _ in range(90)]
+    time.sleep(1.0)
+    assert _rss_mb(srv.proc.pid) - base < 40
+    # with the token: at most the budget of bodies is taken; past it, 503s and no buffers
+    right = [_open(srv.url, head + b"X-Otrig-Token: s3cret\r\n\r\n" + first) for _ in range(90)]
+    time.sleep(1.0)
+    grown = _rss_mb(srv.proc.pid) - base
+    assert grown < 200, grown  # 16 bodies of 6.3 MB are 100 MB; 90 of them were 560 MB
+    for c in wrong + right:
+        c.close()
+    # the memory budget is given back when those uploads are cut off
+    time.sleep(1.0)
+    r = post_frame(srv.url, IMAGE, {"frame_no": 2}, headers={"X-Otrig-Token": "s3cret"})
+    assert r.status == 200, r.body
+
+
 # ------------------------------------------------------------------ reused body buffers
 # The server receives each body into a pooled buffer that the next request reuses. Every
 # frame below carries a different picture that says which frame it is; the game reads it at

@@ -62,6 +62,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def token_matches(got: str, token: str) -> bool:
+    return hmac.compare_digest(got.encode("utf-8", "replace"), token.encode("utf-8"))
+
+
+def token_message(got: str) -> str:
+    return (f"{'wrong' if got else 'missing'} {TOKEN_HEADER} header; send the token given to "
+            f"`otrig serve --token` in the {TOKEN_HEADER} header")
+
+
 def check_bind(options: ServerOptions) -> str | None:
     """Refuse unsafe binds and unusable tokens. Returns a warning to print, raises ValueError to refuse."""
     if options.token is not None and (not options.token.strip() or options.token != options.token.strip()):
@@ -224,13 +233,9 @@ class PluginApp:
         if not token:
             return None
         got = environ.get("HTTP_X_OTRIG_TOKEN", "")
-        if hmac.compare_digest(got.encode("utf-8", "replace"), token.encode("utf-8")):
+        if token_matches(got, token):
             return None
-        return error_response(
-            401, "unauthorized",
-            f"{'wrong' if got else 'missing'} {TOKEN_HEADER} header; send the token given to "
-            f"`otrig serve --token` in the {TOKEN_HEADER} header",
-        )
+        return error_response(401, "unauthorized", token_message(got))
 
     def health(self) -> bytes:
         game, stats = self.holder.game, self.stats

@@ -12,6 +12,7 @@ tests in tests/test_server.py check that reused buffers never leak one frame int
 """
 from __future__ import annotations
 
+import io
 import signal
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import Any, Callable
 from engine.plugin import protocol
 from engine.plugin.reload import GameHolder, ReloadWatcher
 from engine.plugin.app import (HEALTH_PATH, JSON_TYPE, PluginApp, ServerOptions, check_bind, error_body, log,
-                               too_large_message)
+                               token_matches, token_message, too_large_message)
 
 
 class BodyBuffers:
@@ -72,6 +73,58 @@ class BodyBuffers:
         return True
 
 
+class BodyBudget:
+    """Bytes that request bodies not yet answered may hold, reserved when a body's headers
+    arrive (before any byte of it is stored) and given back when its request is done.
+
+    Without it, 90 clients that each announce a 6.2 MB body and trickle it took the server
+    from 76 MB to about 1 GB (issue 16): every announced body got its buffer on its first byte."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, n: int) -> bool:
+        with self._lock:
+            if self.held + n > self.limit:
+                return False
+            self.held += n
+            return True
+
+    def release(self, n: int) -> None:
+        with self._lock:
+            self.held -= n
+
+
+class _Discard:
+    """waitress body receiver that counts a refused body's bytes and stores none."""
+
+    error = None
+
+    def __init__(self, length: int):
+        self.remain = length
+        self.completed = length <= 0
+
+    def received(self, data: bytes) -> int:
+        n = min(len(data), self.remain)
+        self.remain -= n
+        self.completed = self.remain <= 0
+        return n
+
+    def __len__(self) -> int:
+        return 0
+
+    def getfile(self) -> io.BytesIO:
+        return io.BytesIO()
+
+    def getbuf(self) -> "_Discard":
+        return self
+
+    def close(self) -> None:
+        pass
+
+
 class _InPlace:
     """Stands for ``n`` body bytes already received straight into the body buffer."""
 
@@ -98,9 +151,10 @@ class PooledBody:
     completed = False
     error = None
 
-    def __init__(self, length: int, pool: BodyBuffers):
+    def __init__(self, length: int, pool: BodyBuffers, budget: BodyBudget | None = None):
         self.length = self.remain = length
         self.pool = pool
+        self.budget = budget  # holds ``length`` bytes of it until close()
         self.pos = 0        # bytes received
         self.read_pos = 0   # for read()/readinto()
         self._buf: bytearray | None = None
@@ -186,6 +240,8 @@ class PooledBody:
         if self._closed:
             return
         self._closed = True
+        if self.budget is not None:
+            self.budget.release(self.length)
         buf, views = self._buf, (self._ro, self._view)
         self._buf = self._view = self._ro = None
         if buf is None:
@@ -211,7 +267,9 @@ def _waitress_error_task() -> type:
         def execute(self) -> None:
             e = self.request.error
             code = {413: "body_too_large", 431: "headers_too_large", 501: "not_implemented"}.get(e.code, "bad_request")
-            if e.code == 413:
+            if isinstance(getattr(e, "otrig_code", None), str):  # one of ours (_refusal)
+                code, message = e.otrig_code, e.body
+            elif e.code == 413:
                 limit = self.channel.server.adj.max_request_body_size - 1  # see waitress_settings
                 length = self.request.headers.get("CONTENT_LENGTH") if self.request.headers else None
                 message = too_large_message(int(length) if length and length.isdigit() else None, limit)
@@ -228,6 +286,16 @@ def _waitress_error_task() -> type:
             self.write(body)
 
     return JSONErrorTask
+
+
+def _refusal(status: int, reason: str, code: str, message: str) -> Any:
+    """A waitress request error that JSONErrorTask answers with otrig's code and message."""
+    from waitress.utilities import Error
+
+    e = Error(message)
+    e.code, e.reason = status, reason
+    e.otrig_code = code
+    return e
 
 
 def waitress_settings(options: ServerOptions) -> dict[str, Any]:
@@ -258,16 +326,41 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
     from waitress.wasyncore import _DISCONNECTED
 
     pool = BodyBuffers(keep=max(2, min(options.threads, 4)))
+    # Bodies in flight at once: one per worker thread plus a queue as deep again, at least 8.
+    budget = BodyBudget(max(8, 2 * options.threads) * (protocol.IMAGE_BYTES + 64 * 1024))
 
     class Parser(HTTPRequestParser):
         # set by waitress's parse_header (a waitress receiver, untyped: no stubs), then maybe ours
         body_rcv: Any
+        error: Any
 
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
-            if type(self.body_rcv) is FixedStreamReceiver \
+            if self.error is not None or not (self.content_length > 0 or self.chunked):
+                return
+            # A body is announced: refuse it on its headers when it could not be taken anyway,
+            # before a byte of it is stored (the app checks the token again, for every request).
+            refusal = None
+            got = self.headers.get("X_OTRIG_TOKEN", "")
+            if options.token and not token_matches(got, options.token):
+                refusal = _refusal(401, "Unauthorized", "unauthorized", token_message(got))
+            elif type(self.body_rcv) is FixedStreamReceiver \
                     and 0 < self.content_length < self.adj.max_request_body_size:
-                self.body_rcv = PooledBody(self.content_length, pool)  # allocated on first byte
+                if budget.reserve(self.content_length):
+                    self.body_rcv = PooledBody(self.content_length, pool, budget)  # allocated on first byte
+                    return
+                refusal = _refusal(503, "Service Unavailable", "server_busy", (
+                    f"the server already holds {budget.held:,} bytes of frames being received or waiting, "
+                    f"its limit; send again after a moment"))
+            if refusal is None:
+                return
+            self.error = refusal
+            if type(self.body_rcv) is FixedStreamReceiver:
+                # read the announced body and keep none of it, then answer: a client that sends
+                # its whole request before reading (most do) gets the JSON error, not a reset
+                self.body_rcv = _Discard(self.content_length)
+            else:
+                self.completed = True  # chunked: answer at once
 
         def received(self, data: bytes) -> int:
             consumed: int = super().received(data)
@@ -281,6 +374,32 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
     class Channel(HTTPChannel):
         error_task_class = _waitress_error_task()
         parser_class = Parser
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.otrig_started = time.monotonic()  # when the request being received began
+            _make_room(self, self._map, self.adj.connection_limit)
+
+        def received(self, data: Any) -> bool:  # bytes, or _InPlace from handle_read
+            if self.request is None:
+                self.otrig_started = time.monotonic()
+            return bool(super().received(data))
+
+        def handle_close(self) -> None:
+            # a body cut off mid-upload gives back its buffer and its share of the budget
+            # (waitress closes the bodies of complete requests only)
+            req = self.request
+            if req is not None and type(req.body_rcv) is PooledBody:
+                req.body_rcv.close()
+            super().handle_close()
+
+        def readable(self) -> bool:
+            # asked by the event loop on every turn (at least once a second): the place to
+            # close a connection that is past its deadline
+            if _overdue(self, time.monotonic(), options):
+                _drop(self, self.server.otrig_app, "the request did not arrive in time")
+                return False
+            return bool(super().readable())
 
         def handle_read(self) -> None:
             req = self.request
@@ -310,6 +429,60 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
     server.otrig_app = app
     server.otrig_buffers = pool
     return server
+
+
+# A request's headers must arrive within this many seconds of its first byte: a client that
+# trickles header bytes (each one resets waitress's inactivity timer) held a connection
+# forever, and about 99 of them locked every new client out (issue 16).
+HEADER_SECONDS = 10.0
+# Then its body, at no less than this rate: a 6.2 MB frame gets 10 + 24 s (a LAN sends it in
+# under a second).
+BODY_MIN_RATE = 256 * 1024
+# Connections kept free for new clients: at the limit, the one longest in receiving its
+# headers (or else the longest idle) is closed for the newcomer.
+ROOM = 10
+
+
+def _overdue(channel: Any, now: float, options: ServerOptions) -> bool:
+    req = channel.request
+    if req is None or req.completed or req.empty:
+        return False
+    allowed = HEADER_SECONDS
+    if req.headers_finished:
+        allowed += max(req.content_length, 0) / BODY_MIN_RATE
+    return now - channel.otrig_started > allowed
+
+
+def _drop(channel: Any, app: PluginApp, why: str) -> None:
+    """Close a connection the server will not wait for, with a 408 if the socket takes it."""
+    body = error_body(408, "request_timeout", f"{why}: headers must arrive within {HEADER_SECONDS:g} s "
+                                               f"and a body at {BODY_MIN_RATE // 1024} KB/s or faster")
+    head = (f"HTTP/1.1 408 Request Timeout\r\nContent-Type: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n").encode()
+    try:
+        channel.socket.send(head + body)
+    except OSError:
+        pass
+    with app.stats.lock:
+        app.stats.rejected += 1
+    channel.handle_close()
+
+
+def _make_room(newcomer: Any, channels: dict[int, Any], limit: int) -> None:
+    """Near the connection limit, close the connection least likely to be a working client."""
+    from waitress.channel import HTTPChannel
+
+    others = [ch for ch in list(channels.values()) if isinstance(ch, HTTPChannel) and ch is not newcomer]
+    if len(others) + 1 < limit - ROOM:
+        return
+    slow = [ch for ch in others if ch.request is not None and not ch.request.headers_finished
+            and not ch.requests and not ch.total_outbufs_len]
+    idle = [ch for ch in others if ch.request is None and not ch.requests and not ch.total_outbufs_len]
+    if slow:
+        victim = min(slow, key=lambda ch: ch.otrig_started)
+        _drop(victim, newcomer.server.otrig_app, "the server needed the connection for a new client")
+    elif idle:
+        min(idle, key=lambda ch: ch.last_activity).handle_close()
 
 
 # Seconds a stopping server keeps answering the frames it has already received (queued,
