@@ -261,15 +261,41 @@ def test_expect_continue_over_the_limit_is_refused_at_once(echo_server):
     assert data.startswith(b"HTTP/1.1 413"), data[:80]
 
 
-def test_chunked_body_is_accepted(echo_server):
+@pytest.mark.parametrize("size", [1 << 20, 1024])  # a 6.2 MB frame in 6 or in 6,100 chunks
+def test_chunked_body_is_accepted(echo_server, size):
     enc = protocol.encode_request(IMAGE, {"frame_no": 5, "chunked": True})
     body = b"".join(bytes(c) for c in enc.chunks)
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + (1 << 20)]), body[i:i + (1 << 20)])
-                      for i in range(0, len(body), 1 << 20)) + b"0\r\n\r\n"
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+                      for i in range(0, len(body), size)) + b"0\r\n\r\n"
     head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
             f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
     status, doc = _raw(echo_server.url, head, chunks)
     assert status == 200 and doc == {"frame_no": 5, "chunked": True}
+
+
+def test_a_body_of_tiny_chunks_is_refused_without_parsing_it(echo_server):
+    from engine.plugin.waitress_server import MAX_CHUNK_LINES
+
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    host, port = echo_server.url.split("//")[1].split(":")
+    t0 = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        def send() -> None:  # the answer comes while this is still sending: read it meanwhile
+            try:
+                s.sendall(head + b"1\r\nx\r\n" * 1_500_000 + b"0\r\n\r\n")
+            except OSError:
+                pass
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head_part, _, rest = data.partition(b"\r\n\r\n")
+    status, doc = int(head_part.split(b" ")[1]), json.loads(rest)
+    assert status == 400 and doc["error"]["code"] == "too_many_chunks"
+    assert f"{MAX_CHUNK_LINES // 2:,} chunks" in doc["error"]["message"]
+    assert time.monotonic() - t0 < 5  # sending 9 MB; parsing them took 5 s of the event loop
 
 
 def test_chunked_body_over_the_limit_is_refused(echo_server):
