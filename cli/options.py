@@ -125,9 +125,12 @@ def make_recorder(record: Path, game: CompiledGame, limits: RecordLimits, *, blo
                   meta: dict[str, object] | None = None) -> Recorder:
     """The recorder behind every `--record DIR`. ``block``: offline runs wait for the writer
     (every frame kept); the server drops frames when the writer is behind."""
-    from engine.debug.recorder import Recorder
-    return Recorder(record, game=game, crops_every=limits.crops_every, crops_max_frames=limits.crops_max_frames,
-                    budget_mb=limits.budget_mb, block=block, meta=meta)
+    from engine.debug.recorder import Recorder, RecordingDirError
+    try:
+        return Recorder(record, game=game, crops_every=limits.crops_every, crops_max_frames=limits.crops_max_frames,
+                        budget_mb=limits.budget_mb, block=block, meta=meta)
+    except RecordingDirError as e:  # the folder given on the command line cannot be used
+        raise typer.BadParameter(str(e), param_hint="--record") from None
 
 
 # ----------------------------------------------------------------------------- GAME

@@ -28,7 +28,6 @@ import math
 import os
 import queue
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -164,6 +163,55 @@ class RecorderStats:
     last_error: str | None = None
 
 
+class RecordingDirError(ValueError):
+    """A --record folder that cannot take a recording; the message says why and what to do."""
+
+
+# What a recording's img/ holds (see the module docstring): the only images a new recording
+# of the same folder deletes.
+_OWN_IMAGE = re.compile(r"^\d{6}_[A-Za-z0-9_.-]*\.(jpg|png)$")
+
+
+def is_recording(folder: Path) -> bool:
+    """Whether ``folder`` holds an otrig recording (a meta.json written by the recorder)."""
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("recorder"), dict)
+
+
+def prepare_recording_dir(folder: Path) -> None:
+    """Make ``folder`` ready for a new recording: create it, or replace an earlier recording's
+    own files in it. A folder holding anything else is refused: a recording never deletes what
+    otrig did not write (issue 16: `--record ~/videos` once emptied the folder's img/)."""
+    if folder.exists() and not folder.is_dir():
+        raise RecordingDirError(f"--record {folder}: that is a file; give a folder (new or empty)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        entries = sorted(p.name for p in folder.iterdir())
+    except OSError as e:
+        raise RecordingDirError(f"--record {folder}: cannot create or read the folder ({e.strerror or e})") from None
+    if entries and not is_recording(folder):
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        raise RecordingDirError(f"--record {folder}: the folder holds files that are not an otrig recording "
+                                f"({shown}); give a new or empty folder")
+    img = folder / IMG_DIR
+    try:
+        for name in (FRAMES_FILE, META_FILE, META_FILE + ".tmp"):
+            (folder / name).unlink(missing_ok=True)
+        if img.is_dir():
+            for p in img.iterdir():
+                if _OWN_IMAGE.match(p.name) and p.is_file():
+                    p.unlink()
+        img.mkdir(exist_ok=True)
+        probe = folder / ".otrig-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise RecordingDirError(f"--record {folder}: cannot write there ({e.strerror or e})") from None
+
+
 class Recorder:
     """Record processed frames into ``dir`` for ``otrig report``.
 
@@ -176,7 +224,7 @@ class Recorder:
     def __init__(self, dir: str | Path, *, crops_max_frames: int | None = 200, crops_every: int = 1,
                  budget_mb: float = 500.0, queue_size: int = 32, thumb_width: int = 480,
                  thumb_quality: int = 70, game: CompiledGame | None = None, meta: dict[str, Any] | None = None,
-                 clear: bool = True, block: bool = False):
+                 block: bool = False):
         self.dir = Path(dir)
         self.block = block
         self.img_dir = self.dir / IMG_DIR
@@ -198,13 +246,7 @@ class Recorder:
         self._closed = False
         self._lock = threading.Lock()
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        if clear:
-            for name in (FRAMES_FILE, META_FILE):
-                (self.dir / name).unlink(missing_ok=True)
-            if self.img_dir.is_dir():
-                shutil.rmtree(self.img_dir)
-        self.img_dir.mkdir(exist_ok=True)
+        prepare_recording_dir(self.dir)
         self._fh = open(self.dir / FRAMES_FILE, "a", encoding="utf-8")
         self._q: queue.Queue[_Item | None] = queue.Queue(maxsize=max(1, queue_size))
         self._started = time.time()
