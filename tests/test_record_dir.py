@@ -78,3 +78,15 @@ def test_the_cli_says_what_failed_without_a_traceback(tmp_path, command):
 def _text(stderr: str) -> str:
     """typer's boxed error as one line of words."""
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", stderr).split())
+
+
+def test_a_frame_holding_a_lone_surrogate_is_recorded_as_sent(tmp_path):
+    frame = json.loads('{"frame_no": 4, "name": "a\\ud800b"}')  # valid JSON, not encodable as UTF-8
+    with Recorder(tmp_path, block=True) as rec:
+        assert rec.record(make_image(4), frame, b'{"frame_no": 4, "name": "a\\ud800b"}', None)
+    assert rec.stats.errors == 0 and rec.stats.written == 1
+    line = (tmp_path / "frames.jsonl").read_text(encoding="utf-8")
+    assert json.loads(line)["frame"] == frame
+    p = run_otrig("report", str(tmp_path))  # and the report shows it as its escape
+    assert p.returncode == 0, p.stderr
+    assert "a\\ud800b" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -408,7 +408,13 @@ class Recorder:
             if wrote:
                 self.stats.crop_frames += 1
         line = json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n"
-        data = line.encode("utf-8")
+        try:
+            data = line.encode("utf-8")
+        except UnicodeEncodeError:
+            # a lone surrogate from the client's frame (valid JSON, not UTF-8): kept as its
+            # \\udxxx escape, so the frame is recorded as sent instead of dropped
+            line = json.dumps(rec, separators=(",", ":"), ensure_ascii=True) + "\n"
+            data = line.encode("ascii")
         if self.stats.bytes + len(data) > self.budget - _META_RESERVE:
             self._lines_on = False
             self.stats.dropped_budget += 1

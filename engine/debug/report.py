@@ -544,7 +544,7 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
         "json_b64": base64.b64encode(json.dumps({"frame": frame, "answer": fr.get("answer"),
                                                  "processors": fr.get("processors"),
                                                  "steps": fr.get("steps")}, indent=1,
-                                                ensure_ascii=False).encode("utf-8")).decode("ascii"),
+                                                ensure_ascii=False).encode("utf-8", "backslashreplace")).decode("ascii"),
     }
 
 
@@ -649,6 +649,7 @@ def render_report(rec_dir: str | Path, out: str | Path, **kw: Any) -> Path:
     html = environment().get_template("report.html.j2").render(**ctx)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
+    # a lone surrogate in a client's frame (valid JSON, not UTF-8) is shown as its \\udxxx escape
+    tmp.write_text(html, encoding="utf-8", errors="backslashreplace")
     os.replace(tmp, out)
     return out
