@@ -419,6 +419,8 @@ def test_header_tricklers_do_not_lock_clients_out(serve_game):
 
 
 def test_slow_bodies_hold_bounded_memory(serve_game):
+    from engine.plugin.waitress_server import STALL_SECONDS
+
     srv = serve_game("echo", token="s3cret")
     enc = protocol.encode_request(IMAGE, {"frame_no": 1})
     head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
@@ -434,6 +436,10 @@ def test_slow_bodies_hold_bounded_memory(serve_game):
     time.sleep(1.0)
     grown = _rss_mb(srv.proc.pid) - base
     assert grown < 200, grown  # 16 bodies of 6.3 MB are 100 MB; 90 of them were 560 MB
+    # a real client still gets in: a body stalled past STALL_SECONDS gives its place up
+    time.sleep(STALL_SECONDS + 0.5)
+    r = post_frame(srv.url, IMAGE, {"frame_no": 3}, headers={"X-Otrig-Token": "s3cret"})
+    assert r.status == 200, r.body
     for c in wrong + right:
         c.close()
     # the memory budget is given back when those uploads are cut off

@@ -208,6 +208,7 @@ class PooledBody:
         self.pool = pool
         self.budget = budget  # holds ``length`` bytes of it until close()
         self.pos = 0        # bytes received
+        self.last_progress = time.monotonic()  # when bytes last arrived (stalled bodies give way)
         self.read_pos = 0   # for read()/readinto()
         self._buf: bytearray | None = None
         self._view: memoryview | None = None
@@ -242,6 +243,7 @@ class PooledBody:
             self._ensure()[self.pos:self.pos + n] = memoryview(data)[:n]
         self.pos += n
         self.remain = rm - n
+        self.last_progress = time.monotonic()
         if self.remain <= 0:
             self.completed = True
         return n
@@ -398,7 +400,8 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
                 refusal = _refusal(401, "Unauthorized", "unauthorized", token_message(got))
             elif type(self.body_rcv) is FixedStreamReceiver \
                     and 0 < self.content_length < self.adj.max_request_body_size:
-                if budget.reserve(self.content_length):
+                if budget.reserve(self.content_length) or (
+                        _drop_stalled_body(server._map, server.otrig_app) and budget.reserve(self.content_length)):
                     self.body_rcv = PooledBody(self.content_length, pool, budget)  # allocated on first byte
                     return
                 refusal = _refusal(503, "Service Unavailable", "server_busy", (
@@ -520,6 +523,25 @@ def _drop(channel: Any, app: PluginApp, why: str) -> None:
     with app.stats.lock:
         app.stats.rejected += 1
     channel.handle_close()
+
+
+# A body that has received nothing for this long gives its buffer up to a new frame when the
+# budget is full: 50 stalled uploads otherwise turned every normal client away for 34 s.
+STALL_SECONDS = 2.0
+
+
+def _drop_stalled_body(channels: dict[int, Any], app: PluginApp) -> bool:
+    """Close the connection whose body has stalled longest (past STALL_SECONDS); True if one was."""
+    now, victim, worst = time.monotonic(), None, STALL_SECONDS
+    for ch in list(channels.values()):
+        req = getattr(ch, "request", None)
+        body = getattr(req, "body_rcv", None)
+        if type(body) is PooledBody and not body.completed and now - body.last_progress > worst:
+            victim, worst = ch, now - body.last_progress
+    if victim is None:
+        return False
+    _drop(victim, app, "the server needed the memory of a stalled upload for a new frame")
+    return True
 
 
 def _make_room(newcomer: Any, channels: dict[int, Any], limit: int) -> None:
