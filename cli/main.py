@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import check, cut, demo, extract, golden, report, run, serve
+from cli import check, cut, demo, extract, golden, probe, report, run, serve
 
 app = typer.Typer(
     name="otrig",
@@ -28,6 +28,7 @@ app.command("check")(check.check)
 app.command("schema")(check.schema)
 app.command("report")(report.report)
 app.command("cut")(cut.cut)
+app.command("probe")(probe.probe)
 app.command("test")(golden.test)
 app.command("demo")(demo.demo)
 
