@@ -28,7 +28,12 @@ def test(
     stress: Annotated[Optional[str], typer.Option(
         "--stress", metavar="VARIANTS",
         help="Also re-read the samples as other captures would give them: 'all' or some of "
-             f"{','.join(VARIANTS)}; prints right/null/wrong per variant (report only).")] = None,
+             f"{','.join(VARIANTS)}; prints right/null/wrong per variant (list elements one by one), "
+             "which values were wrong, and which each variant turned null (report only).")] = None,
+    save_variants: Annotated[Optional[Path], typer.Option(
+        "--save-variants", metavar="DIR", show_default=False,
+        help="With --stress: write each sample's frame as each variant gave it, DIR/<variant>/<n>_<sample>.png, "
+             "to run or cut from.")] = None,
 ) -> None:
     """Run a game's golden-frame samples; exit 1 if any expected field is read wrong.
 
@@ -52,6 +57,9 @@ def test(
         variants = parse_variants(stress) if stress else []
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--stress") from None
+    if save_variants is not None and not variants:
+        raise typer.BadParameter("writes the frames of --stress variants: give --stress too",
+                                 param_hint="--save-variants")
 
     # Sample paths are relative to the asset folders (default: the samples file's folder),
     # where the game's art is looked up too.
@@ -85,7 +93,12 @@ def test(
     if variants:
         runs = [("as-is", results)]  # one token: the table is read by column
         for v in variants:
-            runs.append((v.name, run_samples(game_for, items, roots=roots, viewport=overridden, transform=v.apply)))
+            folder = None if save_variants is None else save_variants / v.name
+            try:
+                runs.append((v.name, run_samples(game_for, items, roots=roots, viewport=overridden,
+                                                 transform=v.apply, save_to=folder)))
+            except OSError as e:
+                raise fail("test", f"--save-variants: {e}", INPUT_ERROR) from None
         typer.echo("")
         typer.echo(format_stress(runs))
     if not all(r.ok for r in results):

@@ -90,7 +90,7 @@ def test_no_wrong_value_under_any_capture_variant(game: str) -> None:
     print(result.output)
     assert result.exit_code == 0, result.output[-3000:]
     names = ["as-is", *VARIANTS]
-    table = result.output[result.output.index("capture    right  null wrong"):].splitlines()[1:]
+    table = result.output[result.output.index("capture    right  null wrong"):].split("\n\n")[0].splitlines()[1:]
     rows = {line.split()[0]: line.split() for line in table if line.split()}
     assert set(rows) == set(names), sorted(rows)
     for name, cells in rows.items():
@@ -139,3 +139,38 @@ def test_apex_numbers_are_never_wrong_under_capture_variants() -> None:
                     checked += 1
                     assert _outcome(f) != "wrong", f"{name}: {r.sample.label} {f.key} read {f.got}, expected {f.expected}"
     assert checked >= 20
+
+
+def test_stress_names_values_element_by_element_and_saves_the_variants(tmp_path) -> None:
+    """`--stress` counts a list field's elements one by one, names what each variant turned
+    null, and `--save-variants` writes the frames it read (issue 14)."""
+    need_data()
+    import cv2
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from engine.debug.golden import game_loader, load_samples, outcomes, run_samples
+
+    samples = [s for s in load_samples(REPO / "games" / "apex.samples.yaml") if s.label.endswith("img1.png")]
+    assert len(samples) == 1
+    results = run_samples(game_loader(REPO / "games" / "apex.yaml", assets=[DATA]), samples, roots=[DATA])
+    values = outcomes(results)
+    lists = [f for f in results[0].fields if isinstance(f.expected, list) and f.expected]
+    assert lists, "the sample has list fields (a name, kills and damage per player)"
+    assert len(values) == len(results[0].fields) - len(lists) + sum(len(f.expected) for f in lists)
+    assert any(o.key.endswith("[1]") for o in values)
+
+    out = tmp_path / "variants"
+    result = CliRunner().invoke(app, ["test", str(REPO / "games" / "apex.yaml"), "--assets", str(DATA),
+                                      "--only", "img1.png", "--stress", "720p,dim85", "--save-variants", str(out)])
+    assert result.exit_code == 0, result.output[-2000:]
+    text = result.output
+    assert "null values (sample field), as-is and what each capture changes:" in text
+    head = text[text.index("capture    right"):].split("\n\n")[0].splitlines()
+    as_is = head[1].split()
+    assert as_is[0] == "as-is" and int(as_is[1]) + int(as_is[2]) + int(as_is[3]) == len(values)
+    for v in ("720p", "dim85"):
+        frames = sorted((out / v).glob("*.png"))
+        assert len(frames) == 1 and cv2.imread(str(frames[0])).shape == (1080, 1920, 3)
+    bad = CliRunner().invoke(app, ["test", "apex", "--save-variants", str(out)])
+    assert bad.exit_code == 2 and "--stress" in bad.output

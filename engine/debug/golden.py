@@ -28,6 +28,7 @@ frame a sample names is the frame the plugin would have been sent.
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -268,12 +269,14 @@ def game_loader(game: str | Path, *, assets: Sequence[str | Path] = ()) -> GameF
 
 def run_samples(game_for: GameFor, samples: Sequence[Sample], *, roots: Sequence[str | Path],
                 viewport: IntBox | None = None,
-                transform: Callable[[np.ndarray], np.ndarray] | None = None) -> list[SampleResult]:
+                transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                save_to: Path | None = None) -> list[SampleResult]:
     """Run every sample as its own stream, on the game compiled for its viewport (``viewport``
     overrides every sample's). Sample paths are looked up under ``roots``.
 
     ``transform``, if given, changes each 1920x1080 frame before it is read (a capture
-    variant of :mod:`engine.debug.perturb`).
+    variant of :mod:`engine.debug.perturb`); ``save_to``, if given, is a folder that gets each
+    frame as read, as ``<index>_<sample>.png`` (`otrig run` and `otrig cut` take it).
     """
     run = uuid.uuid4().hex[:8]  # this run's streams: a game reused from an earlier run starts afresh
     dirs = [Path(r) for r in roots]
@@ -291,6 +294,8 @@ def run_samples(game_for: GameFor, samples: Sequence[Sample], *, roots: Sequence
         game = game_for(vp)
         if transform is not None:
             frame_img = transform(frame_img)
+        if save_to is not None:
+            _save_frame(save_to, s, frame_img)
         shape = read["source"]["original_shape"]
         stream = f"golden:{run}:{s.index}:{s.label}"
         # Warm-up on a throwaway stream (Tesseract handles are created on first use), so the
@@ -333,6 +338,16 @@ def run_samples(game_for: GameFor, samples: Sequence[Sample], *, roots: Sequence
     return results
 
 
+def _save_frame(folder: Path, s: Sample, image: np.ndarray) -> None:
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", s.label.split("/")[-1]).strip("_") or "sample"
+    path = folder / f"{s.index:02d}_{stem}.png"
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"could not write {path}")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
@@ -356,21 +371,65 @@ def _outcome(f: FieldResult) -> str:
     return "wrong" if wrong(f.expected, f.got) else "null"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One value's result: a field, or one element of a list field (``key[i]``)."""
+
+    sample: str
+    key: str
+    kind: str  # "right", "null" or "wrong"
+    got: Any
+
+    @property
+    def name(self) -> str:
+        return f"{self.sample.split('/')[-1]} {self.key}"
+
+
+def outcomes(results: Sequence[SampleResult]) -> list[Outcome]:
+    """Every value of every sample, lists element by element: a killfeed of six rows with one
+    row wrong is one wrong value and five right ones, not one wrong field."""
+    out: list[Outcome] = []
+    for r in results:
+        for f in r.fields:
+            exp, got = f.expected, f.got
+            if isinstance(exp, (list, tuple)) and exp and (
+                    got is None or (isinstance(got, (list, tuple)) and len(got) == len(exp))):
+                for i, e in enumerate(exp):
+                    g = None if got is None else got[i]
+                    kind = "right" if same(e, g) else "null" if g is None else "wrong"
+                    out.append(Outcome(f.sample, f"{f.key}[{i}]", kind, g))
+            else:
+                out.append(Outcome(f.sample, f.key, _outcome(f), f.got))
+    return out
+
+
 def format_stress(runs: Sequence[tuple[str, Sequence[SampleResult]]]) -> str:
-    """One line per capture variant: fields right / null / wrong, and which were wrong."""
+    """One line per capture variant: values right / null / wrong (list elements counted one by
+    one), and which were wrong; then, per variant, which values it lost or gained against the
+    first run (the capture as it is)."""
     lines = [f"{'capture':10s} {'right':>5s} {'null':>5s} {'wrong':>5s}  wrong values (sample field: read)"]
-    for name, results in runs:
+    per_run = [(name, outcomes(results), sum(1 for r in results if r.error)) for name, results in runs]
+    for name, values, errors in per_run:
         counts = {"right": 0, "null": 0, "wrong": 0}
-        wrong = []
-        for r in results:
-            for f in r.fields:
-                kind = _outcome(f)
-                counts[kind] += 1
-                if kind == "wrong":
-                    wrong.append(f"{f.sample.split('/')[-1]} {f.key}: {_fmt(f.got)}")
-        errors = sum(1 for r in results if r.error)
+        for o in values:
+            counts[o.kind] += 1
+        wrong = [f"{o.name}: {_fmt(o.got)}" for o in values if o.kind == "wrong"]
         lines.append(f"{name:10s} {counts['right']:5d} {counts['null']:5d} {counts['wrong']:5d}  "
                      + "; ".join(wrong) + (f" ({errors} sample(s) could not run)" if errors else ""))
+    if not per_run:
+        return "\n".join(lines)
+    base_name, base, _ = per_run[0]
+    was_null = {o.name for o in base if o.kind == "null"}
+    lines += ["", f"null values (sample field), {base_name} and what each capture changes:",
+              f"  {base_name}: " + (", ".join(sorted(was_null)) or "none")]
+    for name, values, _ in per_run[1:]:
+        null = {o.name for o in values if o.kind == "null"}
+        now_right = {o.name for o in values if o.kind == "right"}
+        lost, gained = sorted(null - was_null), sorted(was_null & now_right)
+        if lost or gained:
+            lines.append(f"  {name}: " + "; ".join(
+                part for part in (("newly null: " + ", ".join(lost)) if lost else "",
+                                  ("read again: " + ", ".join(gained)) if gained else "") if part))
     return "\n".join(lines)
 
 
