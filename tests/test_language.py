@@ -554,7 +554,7 @@ def test_ocr_cast_range_vocabulary_regex_and_null_reasons(game_file):
     _text(img, "HP 1O0", 110, 540)
     out = g.process(img, frame(0)).objects["hud"]
     assert out["ammo"] == 42
-    assert out["big"] is None and out["null_reasons"]["big"] == "999 is outside the range [0, 300]"
+    assert out["big"] is None and out["null_reasons"]["big"] == "'999' read as 999 is outside the range [0, 300]"
     assert out["weapon"] == "FLATLINE"
     assert out["timer"] == 95.0
     assert out["hp"] == 100

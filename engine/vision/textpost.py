@@ -142,5 +142,6 @@ class TextRules:
         if self.range is not None and isinstance(value, (int, float)):
             lo, hi = self.range
             if not lo <= value <= hi:
-                raise Rejected(f"{value} is outside the range [{lo:g}, {hi:g}]")
+                unit = " s" if self.cast in ("mss", "time") else ""
+                raise Rejected(f"{s!r} read as {value:g}{unit} is outside the range [{lo:g}, {hi:g}]")
         return value, details
