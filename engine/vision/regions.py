@@ -2,10 +2,13 @@
 
 Two mappings are supported:
 
-* **Aspect ratio.** A 21:9, 16:10 or 4:3 capture stretched to 1920x1080. A HUD keeps its
-  size relative to the screen height and sticks to its anchor edge, so a box anchored
-  right in a 2560x1080 capture sits at ``2560 - (1920 - x)``; then the whole picture is
-  squeezed like the frame was.
+* **Aspect ratio.** A 21:9, 16:10 or 4:3 capture stretched to 1920x1080. The game fits its
+  16:9 HUD inside the screen (scale ``min(W / 1920, H / 1080)``: the height on a wider
+  screen, the width on a narrower one) and each element sticks to its anchor's edges, so a
+  box anchored right in a 2560x1080 capture sits at ``2560 - (1920 - x)``, and one anchored
+  bottom in a 1920x1200 capture at ``1200 - (1080 - y)``; then the whole picture is squeezed
+  or stretched like the frame was. (Apex at 16:10 draws its HUD at the width's scale, stuck
+  to the bottom; at 21:9 at the height's, stuck to the sides.)
 * **Viewport.** A stream capture where the game is an inset: the reference space maps
   linearly onto the viewport box in frame pixels.
 
@@ -94,8 +97,12 @@ class RegionMapper:
         """Frame pixels per reference pixel, for sizes (used by relative boxes and templates)."""
         if geo.viewport is not None:
             return geo.viewport[2] / self.ref_w, geo.viewport[3] / self.ref_h
-        s = geo.source_h / self.ref_h
+        s = self.hud_scale(geo)
         return s * WIDTH / geo.source_w, s * HEIGHT / geo.source_h
+
+    def hud_scale(self, geo: Geometry) -> float:
+        """Capture pixels per reference pixel: the 16:9 reference fitted inside the capture."""
+        return min(geo.source_w / self.ref_w, geo.source_h / self.ref_h)
 
     def map(self, box: Box, anchor: str, geo: Geometry) -> IntBox:
         x, y, w, h = box
@@ -108,7 +115,7 @@ class RegionMapper:
             # same aspect ratio: a plain scale, anchors do not matter
             sx, sy = WIDTH / self.ref_w, HEIGHT / self.ref_h
             return _clip(x * sx, y * sy, w * sx, h * sy)
-        s = sh / self.ref_h  # the HUD keeps its size relative to the height
+        s = self.hud_scale(geo)
         horizontal = anchor.split("-")[-1] if "-" in anchor else anchor
         if horizontal == "left":
             rx = x * s
@@ -116,7 +123,13 @@ class RegionMapper:
             rx = sw - (self.ref_w - x) * s
         else:
             rx = sw / 2 + (x - self.ref_w / 2) * s
-        ry = y * s
+        vertical = anchor.split("-")[0] if "-" in anchor else anchor
+        if vertical == "top":  # (on a wider screen the three agree: the height is the scale)
+            ry = y * s
+        elif vertical == "bottom":
+            ry = sh - (self.ref_h - y) * s
+        else:
+            ry = sh / 2 + (y - self.ref_h / 2) * s
         fx, fy = WIDTH / sw, HEIGHT / sh  # then the capture was stretched to 1920x1080
         return _clip(rx * fx, ry * fy, w * s * fx, h * s * fy)
 
