@@ -15,7 +15,9 @@ How it works
      line heights or by an icon standing on the line in the gap; the run with the most tall
      glyphs is the text. A run of smaller glyphs on the baseline (or top line) beyond the gap,
      up to twice max_gap, joins the text when each of its glyphs reads clearly (Melee's
-     centiseconds).
+     centiseconds). A badge at either end (a squarish blob floating between the line's top
+     and baseline that reads as no character: Valorant's currency sign, as close to the
+     credits as the blank beside a '1') is left out.
   4. Dim padding. Each glyph's ink level (90th percentile of its pixels) over the background,
      relative to the brightest text glyph: leading glyphs under dim_ratio are padding ('040'
      reads '40'); the last glyph always stays (a lone '0' reads '0'), and a bright leading
@@ -896,14 +898,18 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
         if all(g.score >= threshold and g.margin >= need for g, need in tail_reads.values()):
             joined.update(tail)
             units.update({i: [(blobs[i].box, g, False, need)] for i, (g, need) in tail_reads.items()})
+    badges = _badges(layout, kept, merged, units, min(threshold, _GLYPH_LIKE))
     read: list[GlyphInfo] = []
     needs: list[float] = []
     for i in sorted([*kept, *joined], key=lambda i: (blobs[i].x0, blobs[i].y0)):
+        if i in badges:
+            continue
         for box, s, split, need in [merged[i]] if i in merged else units[i]:
             read.append(GlyphInfo(box, s.char, s.score, s.runner_up, s.margin, layout.brightness[i], split=split))
             needs.append(need)
     infos = read + [GlyphInfo(b.box, brightness=layout.brightness[i], dropped=layout.dropped[i])
                     for i, b in enumerate(blobs) if layout.dropped[i] is not None and i not in joined]
+    infos += [GlyphInfo(blobs[i].box, brightness=layout.brightness[i], dropped="badge") for i in sorted(badges)]
 
     confidence = min(g.score for g in read)
     crop_w = layout.ink.image.shape[1]
@@ -939,6 +945,43 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
             chars.append(" ")
         chars.append(g.char or "")
     return result("".join(chars), confidence, None, infos)
+
+
+def _badges(layout: _Layout, kept: list[int], merged: dict[int, tuple[Box, GlyphScore, bool, float]],
+            units: dict[int, list[tuple[Box, GlyphScore, bool, float]]], glyph_like: float) -> set[int]:
+    """The text's first or last blob when it is a badge, not a glyph: about as tall as wide,
+    floating between the line's top and its baseline, and read as no character (under
+    ``glyph_like``). Valorant's currency sign stands 5-6 px before the credits, as close as
+    the blank beside a '1', so no gap can tell it from the text; its shape and place can. A
+    glyph in that place is read, not dropped ('-' is flat, '+' and '*' score as themselves),
+    and what remains must still read clearly on its own."""
+    order = sorted(kept, key=lambda i: (layout.blobs[i].x0, layout.blobs[i].y0))
+    if len(order) < 2:
+        return set()
+    chained = {i for chain in layout.chains for i in chain}
+    h = layout.height
+    out = set()
+    for i in {order[0], order[-1]}:
+        b = layout.blobs[i]
+        above, below = (b.y0 - layout.top) / h, (layout.bottom - b.y1) / h  # clear of the top line / baseline
+        floating = (b.h <= _BADGE_HEIGHT * h and min(above, below) >= _BADGE_CLEAR
+                    and abs(above - below) <= _BADGE_CENTRED)
+        squarish = 1 / _BADGE_ASPECT <= b.h / max(b.w, 1) <= _BADGE_ASPECT
+        unread = all(s.score < glyph_like for _, s, _, _ in units.get(i, []))
+        if floating and squarish and unread and i not in merged and i not in chained:
+            out.add(i)
+    return out
+
+
+# A badge's shape, measured on Valorant's currency sign (4 HUD frames, the step's 1.5x): 0.65
+# of the digits' height, its top 0.20 of it below theirs, its bottom 0.15 above the baseline
+# (centred on the line), height / width 1.0. Letters and digits stand on the baseline; a
+# letter drawn over the Apex clip's line (tests/test_glyphs_step.py) stood 0.08 above it, with
+# 0.28 above its top: off centre, so it is read (null), not dropped.
+_BADGE_HEIGHT = 0.8
+_BADGE_CLEAR = 0.12
+_BADGE_CENTRED = 0.12
+_BADGE_ASPECT = 1.7
 
 
 @dataclass(frozen=True)

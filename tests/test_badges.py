@@ -1,0 +1,54 @@
+"""A badge beside a number (Valorant's currency sign) is left out of the text; a glyph in
+its place is not (engine.vision.glyphread._badges)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.vision.digits import DigitReader
+from engine.vision.glyphread import read_glyphs
+
+CREDITS = [("mid_round", "1.200"), ("ydc-hud-054-hp27", "650"), ("ydc-hud-105-ability", "150"),
+           ("ydc-hud-114-scoped", "0")]
+
+
+class _AtLeast:
+    """The built-in reader at the threshold the Valorant file gives its digits (min_score)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.inner = DigitReader.load()
+        self.charset, self.threshold = self.inner.charset, threshold
+
+    def classify(self, patches):
+        return self.inner.classify(patches)
+
+
+def _credits(shared_data, name: str, variant=None) -> np.ndarray:
+    img = cv2.resize(cv2.imread(str(shared_data / "valorant" / f"{name}.png")), (1920, 1080))
+    if variant == "720p":
+        img = cv2.resize(cv2.resize(img, (1280, 720), interpolation=cv2.INTER_AREA), (1920, 1080))
+    crop = cv2.resize(img[1033:1056, 1800:1872], None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+
+
+@pytest.mark.parametrize(("name", "text"), CREDITS)
+def test_the_currency_sign_is_left_out(shared_data, name, text):
+    r = read_glyphs(_credits(shared_data, name), _AtLeast(0.8))
+    assert r.text == text, r.reason
+    badges = [g for g in r.glyphs if g.dropped == "badge"]
+    assert len(badges) == 1 and badges[0].box[0] < min(g.box[0] for g in r.glyphs if g.char)
+
+
+@pytest.mark.parametrize(("name", "text"), CREDITS)
+def test_never_a_shorter_number_under_720p(shared_data, name, text):
+    r = read_glyphs(_credits(shared_data, name, "720p"), _AtLeast(0.8))
+    assert r.text in (text, None), (r.text, r.reason)
+
+
+def test_a_leading_minus_is_read_or_the_read_is_null():
+    img = np.zeros((40, 90), np.uint8)
+    cv2.putText(img, "-5", (6, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 255, 3)
+    r = read_glyphs(img, _AtLeast(0.8))
+    assert r.text in ("-5", None), r.text  # a flat '-' is no badge: never '5'
+    assert not any(g.dropped == "badge" for g in r.glyphs)
