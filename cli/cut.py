@@ -9,7 +9,8 @@ the screenshot resized to the 1920x1080 frame. Only the game file's regions are 
 
 ``--text TEXT`` splits the crop's ink into glyphs as the ``glyphs`` step does
 (engine.vision.glyphread.glyph_patches, the reader's default options, ``--polarity`` and
-``--cut`` as the step's keys of the same names) and adds one example image per character to
+``--cut`` as the step's keys of the same names; a 21:9 or 16:10 screenshot's crop widened
+back to its own aspect, as the step reads it) and adds one example image per character to
 the font folder ``-o DIR``. The image is the glyph's patch written so that ``Font.load`` reads
 it back as the same patch (:func:`example_image`). Nothing is written unless the crop has one
 glyph per character and the font, examples added, reads the crop back as TEXT.
@@ -184,7 +185,9 @@ def cut(
     if len(boxes) > 1:
         raise fail("cut", f"{where} has {len(boxes)} boxes: pick the one showing {text!r} with --index "
                           f"(0..{len(boxes) - 1})", USAGE_ERROR)
-    _cut_font(img, boxes[0], text, chars, Path(output), polarity=polarity, ink_cut=ink_cut)
+    from engine.steps.text import capture_widening
+    _cut_font(img, boxes[0], text, chars, Path(output), polarity=polarity, ink_cut=ink_cut,
+              widen=capture_widening(geometry_for(frame, None)))
 
 
 def _box_text(box: IntBox) -> str:
@@ -284,9 +287,12 @@ def font_summary(folder: Path) -> str:
 
 
 def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path, *,
-              polarity: Literal["auto", "bright", "dark"], ink_cut: int | None) -> None:
+              polarity: Literal["auto", "bright", "dark"], ink_cut: int | None, widen: float) -> None:
+    """``widen``: the capture's squeeze undone (engine.steps.text.capture_widening), so the
+    examples have the glyphs' true shape, as the glyphs step reads them."""
     import cv2
 
+    from engine.steps.base import widened
     from engine.vision.font import Font, FontError, char_of
     from engine.vision.glyphread import GlyphOptions, glyph_patches, read_glyphs
 
@@ -294,10 +300,16 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
         raise fail("cut", f"-o {folder}: with --text, -o is the font folder, and this is a file", USAGE_ERROR)
     x, y, w, h = box
     crop = img[y:y + h, x:x + w]
+    if widen != 1.0:
+        crop = widened(crop, widen)
+
+    def frame_x(gx: int) -> int:  # a column of the crop, in frame pixels
+        return x + round(gx / widen)
+
     options = GlyphOptions(polarity=polarity, cut=ink_cut)
     glyphs = glyph_patches(crop, options, expect=len(chars))
     if len(glyphs) != len(chars):
-        where = ", ".join(f"{x + gx}..{x + gx + gw - 1}" for (gx, _, gw, _), _ in glyphs)
+        where = ", ".join(f"{frame_x(gx)}..{frame_x(gx + gw) - 1}" for (gx, _, gw, _), _ in glyphs)
         found = f"{len(glyphs)} glyph{'s' if len(glyphs) != 1 else ''} at x {where}" if glyphs else "no glyphs"
         raise fail("cut", f"found {found} in the box {_box_text(box)} (frame pixels), but --text {text!r} has "
                           f"{len(chars)} character{'s' if len(chars) != 1 else ''}: box the text alone (ink on "
@@ -313,7 +325,7 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
         taken.add(stem)
         present.add(char)
         margin = max(2, patch.shape[0] // 4)
-        planned.append((stem, example_image(patch, margin), (x + gx, y + gy, gw, gh)))
+        planned.append((stem, example_image(patch, margin), (frame_x(gx), y + gy, frame_x(gx + gw) - frame_x(gx), gh)))
 
     # The font as it will be, in a scratch folder: it must read this very crop as the text,
     # else the examples (or the folder's own) are not what the user thinks.

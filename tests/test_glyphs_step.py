@@ -70,7 +70,7 @@ def test_an_unknown_glyph_is_null_with_its_position(shared_data, game_file):
     game = load_game(game_file(AMMO_GAME), assets=[shared_data])
     out = game.process(img, frame(), keep_images=True)
     assert out.objects["weapon"]["clip"] is None
-    clip = next(s for s in out.steps if s.step == "clip")
+    clip = next(s.result for s in out.steps if s.step == "clip")
     assert clip.reason is not None and "glyph 2 of 2" in clip.reason, clip.reason
     assert [g.get("char") for g in clip.details["glyphs"] if not g.get("dropped")][0] == "1"
 
@@ -81,7 +81,7 @@ def test_validation_rules_apply_to_glyph_text(shared_data, game_file):
     game = load_game(game_file(text), assets=[shared_data])
     out = game.process(_apex(shared_data), frame(), keep_images=True)
     assert out.objects["weapon"]["clip"] is None
-    clip = next(s for s in out.steps if s.step == "clip")
+    clip = next(s.result for s in out.steps if s.step == "clip")
     assert "'12'" in (clip.reason or "") and "outside the range" in (clip.reason or ""), clip.reason
 
 

@@ -4,6 +4,7 @@ Images are synthetic with known answers (drawn here), except the real Apex frame
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -282,9 +283,10 @@ def test_aspect_mapping_4_3(game_file):
         """)
     g = load_game(p)
     f = {"source": {"original_shape": [1080, 1440, 3]}}
-    # at 1440 wide the box is at x = 1440 - 240 = 1200; stretched x4/3 -> 1600, width 267
-    assert g.region_boxes("right", f) == [(1600, 900, 267, 100)]
-    assert g.region_boxes("centre", f) == [(893, 500, 134, 80)]
+    # the 16:9 HUD fitted into 1440x1080 at 0.75: the box at x = 1440 - 240 x 0.75 = 1260 and,
+    # anchored at mid-height, y = 540 + 360 x 0.75 = 810; stretched x4/3 -> 1680, 200 x 75
+    assert g.region_boxes("right", f) == [(1680, 810, 200, 75)]
+    assert g.region_boxes("centre", f) == [(910, 510, 100, 60)]
 
 
 def test_viewport_grid_and_boxes(game_file):
@@ -492,7 +494,7 @@ def test_template_best_margin_location_and_relative_box(game_file, icons):
     out = g.process(img, frame(0), keep_images=True)
     assert out.objects["icon"]["kind"] == "square"
     assert out.objects["icon"]["label"] == 1.0
-    trace = next(s for s in out.steps if s.step == "kind")
+    trace = next(s.result for s in out.steps if s.step == "kind")
     assert trace.details["runner_up"] in ("circle", "triangle") and trace.details["margin"] > 0.2
     assert trace.crop is not None and trace.crop.shape == (80, 300, 3)
     img2 = blank((60, 40, 40))
@@ -741,7 +743,7 @@ def test_failing_step_fails_only_its_processor(game_file, icons):
         """)
     g = load_game(p)
     step = g.graph.processors[1].fields[0].step
-    step._templates[0].image = np.zeros((5, 5, 3), np.uint8)  # a colour template in a grey match: OpenCV raises
+    step.templates[0] = dataclasses.replace(step.templates[0], image=np.zeros((5, 5, 3), np.uint8))  # a colour template in a grey match: OpenCV raises
     out = g.process(blank(), frame(0))
     assert "ok" in out.objects and "broken" not in out.objects
     assert out.errors["broken"]["step"] == "t"
@@ -757,7 +759,7 @@ def test_real_apex_frame():
     out = g.process(img, {"relative_timestamp": 0, "source": {"type": "image"}}, keep_images=True)
     o = out.objects
     assert o["champion"]["name"] == "loba"
-    trace = next(s for s in out.steps if s.processor == "champion")
+    trace = next(s.result for s in out.steps if s.processor == "champion")
     assert trace.details["margin"] > 0.3, trace.details
     assert o["weapon"]["name"] == "P2020"
     assert o["weapon"]["clip"] == 12
@@ -822,7 +824,7 @@ def test_ocr_memo_and_named_group(game_file):
     img = blank()
     _text(img, "13 - 6", 110, 140)
     calls = []
-    engines = {id(f.step._engine): f.step._engine for f in g.graph.processors[0].fields}
+    engines = {id(f.step.first.engine): f.step.first.engine for f in g.graph.processors[0].fields}
     for e in engines.values():
         real = e.read
         e.read = lambda im, real=real: calls.append(1) or real(im)
@@ -860,7 +862,7 @@ def test_time_budget_skips_remaining_steps(game_file):
         """)
     out = load_game(p).process(blank(), frame(0), explain=True)
     skipped = [s for s in out.steps if s.status == "skip"]
-    assert skipped and all("time budget" in s.reason for s in skipped)
+    assert skipped and all("time budget" in s.result.reason for s in skipped)
     assert load_game(p, budget_ms=float("inf")).process(blank(), frame(0)).objects["p"]["c"] == [0.0, 0.0, 0.0]
 
 
@@ -942,10 +944,10 @@ def test_ocr_retry_reads_another_way_only_when_needed(game_file):
     _text(img, "42", 110, 140)
     out = g.process(img, frame(0))
     assert out.objects["hud"]["n"] == 42
-    trace = next(s for s in out.steps if s.step == "n")
+    trace = next(s.result for s in out.steps if s.step == "n")
     assert trace.details["retry"] == 1 and trace.details["first"]["why"]
     step = g.graph.processors[0].fields[0].step
-    assert len(step._retries) == 2
+    assert len(step.retries) == 2
 
 
 def test_ocr_retry_not_run_when_the_first_read_is_valid(game_file):
@@ -963,7 +965,7 @@ def test_ocr_retry_not_run_when_the_first_read_is_valid(game_file):
     _text(img, "42", 110, 140)
     step = g.graph.processors[0].fields[0].step
     calls = []
-    engine = step._retries[0][2]
+    engine = step.retries[0].engine
     real = engine.read
     engine.read = lambda im: calls.append(1) or real(im)
     assert g.process(img, frame(0)).objects["hud"]["n"] == 42

@@ -13,6 +13,7 @@ from helpers import need_shared_data
 
 from engine.debug.recorder import Recorder, jsonable
 from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
+from engine.steps.base import StepResult
 
 
 def noise(seed: int = 0) -> np.ndarray:
@@ -25,20 +26,23 @@ def synthetic_output(i: int, img: np.ndarray) -> FrameOutput:
     out = FrameOutput(objects={"screen": {"name": "in_game" if in_game else None}})
     out.processors.append(ProcessorTrace(name="screen", status="ran", ms=0.4, hit=in_game))
     out.steps.append(StepTrace(processor="screen", step="in_game[0]", kind="fraction", status="hit" if in_game else "miss",
-                               value=0.3 if in_game else 0.01, score=0.3 if in_game else 0.01, threshold=0.05,
-                               ms=0.2, boxes=[(1700, 950, 100, 60)], crop=img[950:1010, 1700:1800],
-                               prepared=img[950:1010, 1700:1800, 0] > 100))
+                               ms=0.2, result=StepResult(
+                                   value=0.3 if in_game else 0.01, hit=in_game, score=0.3 if in_game else 0.01,
+                                   threshold=0.05, boxes=[(1700, 950, 100, 60)], crop=img[950:1010, 1700:1800],
+                                   prepared=img[950:1010, 1700:1800, 0] > 100)))
     if in_game:
         clip = 30 - i % 5
         out.objects["weapon"] = {"clip": clip, "name": "R-99"}
         out.processors.append(ProcessorTrace(name="weapon", status="ran", ms=3.0 + i % 3, hit=True))
-        out.steps.append(StepTrace(processor="weapon", step="clip", kind="ocr", status="hit", value=clip, score=0.9, ms=2.5,
-                                   boxes=[(1733, 965, 46, 29)], details={"text": str(clip), "conf": 90.0},
-                                   crop=img[965:994, 1733:1779], prepared=img[965:994, 1733:1779, 1]))
-        out.steps.append(StepTrace(processor="weapon", step="name", kind="template", status="hit" if i % 3 else "miss", value="R-99",
-                                   score=np.float32(0.81), threshold=0.8, ms=1.0, boxes=[(1576, 1039, 46, 12)],
-                                   details={"best": "R-99", "runner_up": "P2020", "runner_up_score": 0.6,
-                                            "margin": 0.21}, crop=img[1039:1051, 1576:1622]))
+        out.steps.append(StepTrace(processor="weapon", step="clip", kind="ocr", status="hit", ms=2.5, result=StepResult(
+            value=clip, hit=True, score=0.9, boxes=[(1733, 965, 46, 29)], details={"text": str(clip), "conf": 90.0},
+            crop=img[965:994, 1733:1779], prepared=img[965:994, 1733:1779, 1])))
+        out.steps.append(StepTrace(processor="weapon", step="name", kind="template", status="hit" if i % 3 else "miss",
+                                   ms=1.0, result=StepResult(
+                                       value="R-99", hit=bool(i % 3), score=np.float32(0.81), threshold=0.8,
+                                       boxes=[(1576, 1039, 46, 12)], crop=img[1039:1051, 1576:1622],
+                                       details={"best": "R-99", "runner_up": "P2020", "runner_up_score": 0.6,
+                                                "margin": 0.21})))
     else:
         out.processors.append(ProcessorTrace(name="weapon", status="skip", reason='gate: screen == "in_game"'))
     return out

@@ -138,7 +138,7 @@ def test_band_rows_are_read_top_to_bottom(game_file, weapons, n):
     assert [(r["killer"], r["victim"], r["weapon"]) for r in rows] == [
         (*NAMES[i], WEAPONS[i]) for i in range(n)]
     assert all(set(r) == {"killer", "victim", "weapon", "confidence"} for r in rows)
-    finder = next(s for s in out.steps if s.step == "rows")
+    finder = next(s.result for s in out.steps if s.step == "rows")
     assert finder.value == n and [b[1] for b in finder.boxes] == [TOP + i * ROW_STEP for i in range(n)]
 
 
@@ -175,7 +175,7 @@ def test_a_band_that_is_not_a_row_reads_nothing(game_file, weapons):
     img[y2:y2 + 90, 1700:1880] = TEAL
     out = run(g, img)
     assert [r["killer"] for r in out.objects["killfeed"]["rows"]] == ["Alpha"]
-    finder = next(s for s in out.steps if s.step == "rows")
+    finder = next(s.result for s in out.steps if s.step == "rows")
     assert [b[1] for b in finder.boxes] == [TOP, y1]          # the tall stripe is not even a candidate
     assert not [s for s in out.steps if s.step.startswith("row1.") and "present" not in s.step]
     assert any(s.step == "row1.present[1]" and s.status == "miss" for s in out.steps)
@@ -257,8 +257,8 @@ def test_relative_boxes_anchor_before_and_after(game_file, weapons):
     img = scenery()
     wx, wy, ww, wh = draw_row(img, TOP, "Alpha", "Bravo", "rifle")
     out = run(g, img)
-    boxes = {s.step: s.boxes[0] for s in out.steps if s.boxes}
-    found = next(s for s in out.steps if s.step == "weapon")
+    boxes = {s.step: s.result.boxes[0] for s in out.steps if s.result.boxes}
+    found = next(s.result for s in out.steps if s.step == "weapon")
     assert found.value == "rifle" and found.score > 0.99
     assert boxes["left_of"] == (wx - 300, wy, 300, 10)
     assert boxes["right_of"] == (wx + ww, wy + wh - 10, 100, 10)

@@ -131,6 +131,17 @@ REFUSED = {
     "a viewport without width": game(top="viewport: [0, 0, 0, 1080]\n"),
     "an empty screen test list": ("game: x\nregions:\n  r: {box: [0, 0, 10, 10]}\nprocessors:\n"
                                   "  s:\n    screens:\n      a: {all: []}\n"),
+    "a smoothed field in a processor with rows": game("{color: {region: r}, vote: 3}",
+                                                      processor="    rows: {region: r}\n"),
+    "a field named row in a processor with rows": game(processor="    rows: {region: r}\n").replace("      t:",
+                                                                                                  "      row:"),
+}
+# [low, high] pairs whose low is above their high: JSON Schema cannot compare two values of one
+# document (engine.lang.schema.LowHigh), so only the loader refuses them.
+LOW_ABOVE_HIGH = {
+    "an ocr range": game("{ocr: {region: r, range: [10, 0]}}"),
+    "a row band's height": game(processor=f"    rows: {{region: r, band: {{ranges: {RANGE}, height: [40, 30]}}}}\n"),
+    "a colour range": game("{fraction: {region: r, ranges: [[[0, 0, 50], [20, 20, 20]]]}}"),
 }
 ACCEPTED = {
     "HSV hues 0-179, and 180 as a high bound": game(
@@ -161,6 +172,13 @@ def test_loader_and_schema_refuse_alike(validator, tmp_path, text):
 def test_loader_and_schema_accept_alike(validator, tmp_path, text):
     assert loader_error(tmp_path, text) is None
     assert schema_errors(validator, text) == []
+
+
+@pytest.mark.parametrize("text", LOW_ABOVE_HIGH.values(), ids=LOW_ABOVE_HIGH.keys())
+def test_low_above_high_is_refused_by_the_loader_alone(validator, tmp_path, text):
+    error = loader_error(tmp_path, text)
+    assert error is not None and "is above high" in error, error
+    assert schema_errors(validator, text) == [], "the schema refuses it now: make it a REFUSED case"
 
 
 def test_hue_bounds_are_named_in_the_error_and_the_schema(validator, tmp_path):

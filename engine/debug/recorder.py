@@ -123,20 +123,21 @@ def _small_copy(a: np.ndarray | None) -> np.ndarray | None:
 
 
 def _step_record(t: StepTrace) -> dict[str, Any]:
+    r = t.result
     d: dict[str, Any] = {"processor": t.processor, "step": t.step, "kind": t.kind, "status": t.status}
-    if t.value is not None:
-        d["value"] = jsonable(t.value)
-    if t.score is not None:
-        d["score"] = jsonable(t.score)
-    if t.threshold is not None:
-        d["threshold"] = jsonable(t.threshold)
-    if t.reason:
-        d["reason"] = jsonable(t.reason)
+    if r.value is not None:
+        d["value"] = jsonable(r.value)
+    if r.score is not None:
+        d["score"] = jsonable(r.score)
+    if r.threshold is not None:
+        d["threshold"] = jsonable(r.threshold)
+    if r.reason:
+        d["reason"] = jsonable(r.reason)
     d["ms"] = round(float(t.ms or 0.0), 3)
-    if t.boxes:
-        d["boxes"] = [[int(x) for x in b[:4]] for b in t.boxes[:_MAX_LIST]]
-    if t.details:
-        d["details"] = jsonable(t.details)
+    if r.boxes:
+        d["boxes"] = [[int(x) for x in b[:4]] for b in r.boxes[:_MAX_LIST]]
+    if r.details:
+        d["details"] = jsonable(r.details)
     return d
 
 
@@ -270,7 +271,7 @@ class Recorder:
             self._seq += 1
             self.stats.frames += 1
             want_crops = (self._images_on and self._crops_due(seq)
-                          and any(t.crop is not None or t.prepared is not None for t in steps))
+                          and any(t.result.crop is not None or t.result.prepared is not None for t in steps))
             if want_crops:
                 self._crop_frames_taken += 1
         if not self._lines_on:
@@ -304,7 +305,7 @@ class Recorder:
                 item.thumb = self._thumbnail(image)
             if want_crops:
                 for i, t in enumerate(steps):
-                    c, p = _small_copy(t.crop), _small_copy(t.prepared)
+                    c, p = _small_copy(t.result.crop), _small_copy(t.result.prepared)
                     if c is not None or p is not None:
                         item.crops.append((i, f"{safe_name(t.processor)}_{safe_name(t.step)}", c, p))
         try:

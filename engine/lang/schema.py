@@ -245,7 +245,8 @@ class Rule(ABC):
         """None, or the key path (inside the mapping) and message of the problem."""
 
     @abstractmethod
-    def schema(self, build: SchemaBuilder) -> dict[str, Any]: ...
+    def schema(self, build: SchemaBuilder) -> dict[str, Any]:
+        """The rule as JSON Schema, or {} where JSON Schema cannot say it (:class:`LowHigh`)."""
 
     @abstractmethod
     def text(self) -> str:
@@ -349,6 +350,80 @@ class Needs(Rule):
 
 def needs(key: str | Given, *any_of: str | Given, message: str) -> Needs:
     return Needs(_given(key), tuple(_given(k) for k in any_of), message)
+
+
+def low_above_high(low: Any, high: Any) -> str | None:
+    """What is wrong with a [low, high] pair whose low is above its high (two numbers, or two
+    colours compared channel by channel), or None."""
+    if isinstance(low, (int, float)):
+        return f"low {low:g} is above high {high:g}" if low > high else None
+    if any(a > b for a, b in zip(low, high)):
+        return f"low {low} is above high {high} in some channel"
+    return None
+
+
+@dataclass(frozen=True)
+class LowHigh(Rule):
+    """A [low, high] pair (``range: [0, 999]``, ``height: [20, 40]``): low is not above high.
+
+    The loader's rule alone: JSON Schema cannot compare two values of one document, so the
+    schema describes the pair's shape and bounds, and an editor accepts [40, 30] that
+    ``otrig check`` refuses. Colour ranges make the same check through
+    :func:`low_above_high` inside their own rule (``engine.vision.prep.ColorRangesRule``).
+    """
+
+    key: str
+
+    def check(self, obj: Any) -> tuple[KeyPath, str] | None:
+        pair = value_of(obj, self.key)
+        problem = None if pair is None else low_above_high(pair[0], pair[1])
+        return None if problem is None else ((self.key,), problem)
+
+    def schema(self, build: SchemaBuilder) -> dict[str, Any]:
+        return {}  # not expressible: see the class's docstring
+
+    def text(self) -> str:
+        return f"In `{self.key}`, low is not above high."
+
+
+@dataclass(frozen=True)
+class EntriesWith(Rule):
+    """With ``given`` written, the entries of the mapping ``entries`` do not take the names
+    ``names`` and leave ``keys`` at their defaults: a processor with ``rows`` reads its fields
+    anew on each row, so no field is called ``row`` and none is smoothed across frames."""
+
+    given: Given
+    entries: str
+    entry_type: type                    # the entries' dataclass: its defaults are "not set"
+    names: frozenset[str]
+    name_message: str
+    keys: tuple[str, ...]
+    key_message: str                    # formatted with {key}
+
+    def _defaults(self) -> dict[str, Any]:
+        return {k: f.default for k, f, _ in fields_of(self.entry_type) if k in self.keys}
+
+    def check(self, obj: Any) -> tuple[KeyPath, str] | None:
+        if not self.given.holds(obj):
+            return None
+        defaults = self._defaults()
+        for name, entry in (value_of(obj, self.entries) or {}).items():
+            if name in self.names:
+                return (self.entries, name), self.name_message
+            for key in self.keys:
+                if value_of(entry, key) != defaults[key]:
+                    return (self.entries, name, key), self.key_message.format(key=key)
+        return None
+
+    def schema(self, build: SchemaBuilder) -> dict[str, Any]:
+        entry = {"properties": {k: {"const": v} for k, v in self._defaults().items()}}
+        entries = {"propertyNames": {"not": {"enum": sorted(self.names)}}, "additionalProperties": entry}
+        return {"if": self.given.schema(), "then": {"properties": {self.entries: entries}}}
+
+    def text(self) -> str:
+        names = _or([f"`{n}`" for n in sorted(self.names)])
+        keys = _or([f"`{k}`" for k in self.keys])
+        return f"With {self.given.text()}, no entry of `{self.entries}` is named {names} or sets {keys}."
 
 
 # --- reading declarations ------------------------------------------------------------------
@@ -772,7 +847,7 @@ class SchemaBuilder:
             props[key] = s
             if f.default is MISSING and f.default_factory is MISSING:
                 required.append(key)
-        constraints += [rule.schema(self) for rule in rules_of(cls)]
+        constraints += [c for rule in rules_of(cls) if (c := rule.schema(self))]  # {}: the loader's alone
         # parse() reads null as an empty mapping: fine where nothing is required
         nullable = not required and not constraints
         out: dict[str, Any] = {"type": ["object", "null"] if nullable else "object", "properties": props,

@@ -15,16 +15,14 @@ import numpy as np
 from engine.lang.assets import asset_roots
 from engine.lang.shipped import resolve_game_path
 from engine.lang.errors import GameFileError
-from engine.lang.expr import ExprError, compile_expr
+from engine.lang.expr import Expr, ExprError, compile_expr
 from engine.runtime.graph import CompiledBand, CompiledField, CompiledProcessor, CompiledRows, CompiledScreen, Graph
 from engine.runtime.model import GameSpec, ProcessorSpec, RowsSpec, parse_game
-from engine.steps.template import TemplateStep
-from engine.vision.prep import parse_ranges
+from engine.vision.prep import ColorRanges
 from engine.vision.regions import Box, CompiledRegion, IntBox, RegionMapper
 from engine.runtime.results import FrameOutput
 from engine.steps.base import CompileContext, Step
-from engine.lang.yamlsrc import Located, load_yaml
-
+from engine.lang.yamlsrc import KeyPath, Located, load_yaml
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,83 +178,63 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
 
 def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known: set[str]) -> CompiledProcessor:
     path = ("processors", name)
-    gate = None
-    if ps.when is not None:
-        try:
-            gate = compile_expr(ps.when, known)
-        except ExprError as e:
-            line, col = ctx.src.where(path + ("when",))
-            raise GameFileError(ctx.src.file, line, col, f"processors.{name}.when", str(e)) from None
-    cp = CompiledProcessor(name, default=ps.default, every=ps.every, offset=float(ps.offset),  # type: ignore[arg-type]
-                           on_skip=ps.on_skip, gate=gate, look_behind=float(ps.look_behind),  # type: ignore[arg-type]
-                           confidence=ps.confidence, emit=ps.emit)
+    gate = None if ps.when is None else _compile_gate(ps.when, known, ctx, path + ("when",))
+    every = None if ps.every is None else float(ps.every)
+    fields: list[CompiledField] = []
+    screens: list[CompiledScreen] = []
+    rows = None
     if ps.fields is not None:
         earlier: list[str] = []
         if ps.rows is not None:
-            cp.rows = _compile_rows(ps.rows, ps, ctx, path)
+            rows = _compile_rows(ps.rows, ctx, path + ("rows",))
             earlier.append("row")
         for fname, fs in ps.fields.items():
-            fs.step.compile(ctx, path + ("fields", fname, fs.step.kind), earlier)
-            field_gate = None
-            if fs.when is not None:
-                try:
-                    field_gate = compile_expr(fs.when, known)
-                except ExprError as e:
-                    line, col = ctx.src.where(path + ("fields", fname, "when"))
-                    raise GameFileError(ctx.src.file, line, col, f"processors.{name}.fields.{fname}.when", str(e)) from None
-            for j, other in enumerate(fs.agree):
-                other.compile(ctx, path + ("fields", fname, "agree", j, other.kind), earlier)
-            cp.fields.append(CompiledField(fname, fs.step, fs.stable_for, fs.vote, fs.monotonic, field_gate,
-                                            fs.within if fs.within is not None else max(1.0, 3 * (cp.every or 0.0)),
-                                            list(fs.agree)))
+            fpath = path + ("fields", fname)
+            step = fs.step.compile(ctx, fpath + (fs.step.kind,), earlier)
+            field_gate = None if fs.when is None else _compile_gate(fs.when, known, ctx, fpath + ("when",))
+            agree = tuple(other.compile(ctx, fpath + ("agree", j, other.kind), earlier) for j, other in enumerate(fs.agree))
+            fields.append(CompiledField(name=fname, step=step, stable_for=fs.stable_for, vote=fs.vote,
+                                        monotonic=fs.monotonic, gate=field_gate, agree=agree,
+                                        within=fs.within if fs.within is not None else max(1.0, 3 * (every or 0.0))))
             earlier.append(fname)
     else:
         for sname, ss in (ps.screens or {}).items():
             earlier = []
-            for i, step in enumerate(ss.steps):
-                step.compile(ctx, path + ("screens", sname, ss.mode, i, step.kind), earlier)
+            steps = []
+            for i, spec in enumerate(ss.steps):
+                steps.append(spec.compile(ctx, path + ("screens", sname, ss.mode, i, spec.kind), earlier))
                 earlier.append(f"{sname}[{i}]")
-            cp.screens.append(CompiledScreen(sname, ss.mode, ss.steps))
-    return cp
+            screens.append(CompiledScreen(sname, ss.mode, tuple(steps)))
+    return CompiledProcessor(name=name, fields=tuple(fields), screens=tuple(screens), rows=rows, default=ps.default,
+                             every=every, offset=float(ps.offset), on_skip=ps.on_skip, gate=gate,
+                             look_behind=float(ps.look_behind), confidence=ps.confidence, emit=ps.emit)
 
 
-def _compile_rows(rs: RowsSpec, ps: ProcessorSpec, ctx: CompileContext, path: tuple) -> CompiledRows:
+def _compile_gate(text: str, known: set[str], ctx: CompileContext, path: KeyPath) -> Expr:
+    try:
+        return compile_expr(text, known)
+    except ExprError as e:
+        line, col = ctx.src.where(path)
+        raise GameFileError(ctx.src.file, line, col, ".".join(map(str, path)), str(e)) from None
+
+
+def _compile_rows(rs: RowsSpec, ctx: CompileContext, rpath: KeyPath) -> CompiledRows:
     """The row finder and presence tests of a processor with ``rows``, checked where a
-    declaration cannot check: the region exists (one box to search), fields are not smoothed
-    across frames (rows move), no field is called ``row``."""
-    rpath = path + ("rows",)
-    if rs.region not in ctx.regions:
-        known = ", ".join(sorted(ctx.regions)) or "none are declared"
-        raise ctx.src.error(rpath + ("region",), f"unknown region '{rs.region}' (regions: {known})")
-    region = ctx.regions[rs.region]
-    ctx.used_regions.add(rs.region)
+    declaration cannot check: the region exists and, for bands or markers, is one box to
+    search. (What the fields of a processor with rows may not be is a rule of ProcessorSpec.)"""
+    region = ctx.region(rs.region, rpath + ("region",))
     if (rs.band is not None or rs.template is not None) and region.multi:
         raise ctx.src.error(rpath + ("region",), f"rows are looked for in one box; region '{rs.region}' has several "
                                                  f"(without band or template, its boxes are the rows)")
-    for fname, fs in (ps.fields or {}).items():
-        if fname == "row":
-            raise ctx.src.error(path + ("fields", "row"), "'row' names the row being read in a processor with rows; "
-                                                          "pick another field name")
-        for key in ("stable_for", "vote", "monotonic", "within"):
-            if getattr(fs, key) not in (None, 1):
-                raise ctx.src.error(path + ("fields", fname, key),
-                                    f"{key} follows one value across frames; a processor with rows reads a new list "
-                                    f"of rows each frame, whose rows move as new ones arrive")
     band = None
     if rs.band is not None:
         b = rs.band
-        if b.height[0] > b.height[1]:
-            raise ctx.src.error(rpath + ("band", "height"), f"low {b.height[0]:g} is above high {b.height[1]:g}")
-        band = CompiledBand(parse_ranges(b.space, b.ranges, rpath + ("band",), ctx.src), b.min, b.gap, b.height)
+        band = CompiledBand(ColorRanges.of(b.space, b.ranges), b.min, b.gap, b.height)
     marker = None
     if rs.template is not None:
-        t = rs.template
-        marker = TemplateStep(region=rs.region, templates=t.templates, threshold=t.threshold, grey=t.grey,
-                              scale=t.scale, match_scale=t.match_scale, all=True, max_hits=4 * rs.max)
-        marker.compile(ctx, rpath + ("template",), [])
-    for i, step in enumerate(rs.present):
-        step.compile(ctx, rpath + ("present", i, step.kind), ["row"])
-    return CompiledRows(region=region, max=rs.max, present=list(rs.present), band=band, marker=marker)
+        marker = rs.template.marker(rs.region, max_hits=4 * rs.max).compile(ctx, rpath + ("template",), [])
+    present = tuple(step.compile(ctx, rpath + ("present", i, step.kind), ["row"]) for i, step in enumerate(rs.present))
+    return CompiledRows(region=region, max=rs.max, present=present, band=band, marker=marker)
 
 
 def _run_order(spec: GameSpec, deps: dict[str, set[str]], src: Located) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,29 +19,29 @@ from engine.vision.prep import ColorRanges
 from engine.vision.regions import CompiledRegion, Geometry, IntBox, RegionMapper, geometry_for, line_runs
 from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
 from engine.runtime.state import StreamState, StreamStates, frame_time, stream_key
-from engine.steps.base import FrameContext, Step, StepResult
+from engine.steps.base import CompiledStep, FrameContext, StepResult
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class CompiledField:
     name: str
-    step: Step
+    step: CompiledStep[Any]
     stable_for: int = 1
     vote: int = 1
     monotonic: str | None = None
     gate: Expr | None = None
     within: float = 1.0  # seconds of media time between reads that are smoothed together
-    agree: list[Step] = field(default_factory=list)  # other reads that must give the same value
+    agree: tuple[CompiledStep[Any], ...] = ()  # other reads that must give the same value
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledScreen:
     name: str
     mode: str  # "all" or "any"
-    steps: list[Step]
+    steps: tuple[CompiledStep[Any], ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledBand:
     ranges: ColorRanges
     min: float
@@ -49,16 +49,16 @@ class CompiledBand:
     height: tuple[float, float]
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class CompiledRows:
     """Where a processor's rows are on a frame: bands of colour, template matches, or the
     boxes of a region; then the presence tests each row must pass."""
 
     region: CompiledRegion
     max: int
-    present: list[Step]
+    present: tuple[CompiledStep[Any], ...]
     band: CompiledBand | None = None
-    marker: Step | None = None   # a template step with all: true over the region
+    marker: CompiledStep[Any] | None = None   # a template step with all: true over the region
 
     def candidates(self, fc: FrameContext) -> tuple[list[IntBox], dict[str, Any]]:
         """Row boxes top to bottom (before the presence tests), and what to trace."""
@@ -87,11 +87,11 @@ class CompiledRows:
         return rows, {"markers": r.value or []}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class CompiledProcessor:
     name: str
-    fields: list[CompiledField] = field(default_factory=list)
-    screens: list[CompiledScreen] = field(default_factory=list)
+    fields: tuple[CompiledField, ...] = ()
+    screens: tuple[CompiledScreen, ...] = ()
     rows: CompiledRows | None = None
     default: str | None = None
     every: float | None = None
@@ -235,25 +235,23 @@ class Graph:
             obj, when = st.last[proc.name]
             out.objects[proc.name] = {**obj, "age": round(t - when, 3)}
 
-    def _step(self, proc: CompiledProcessor, label: str, step: Step, fc: FrameContext,
+    def _step(self, proc: CompiledProcessor, label: str, step: CompiledStep[Any], fc: FrameContext,
               out: FrameOutput) -> StepResult:
         t0 = time.perf_counter()
         if t0 > fc.deadline:
             # a slow step cannot be interrupted, but no further step starts after the budget
-            reason = f"time budget: the frame's {self.budget_ms:g} ms were used up"
-            out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="skip", reason=reason))
-            return StepResult(value=None, hit=False, reason=reason)
+            r = StepResult(value=None, hit=False, reason=f"time budget: the frame's {self.budget_ms:g} ms were used up")
+            out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="skip", result=r))
+            return r
         try:
             r = step.run(fc)
         except Exception as e:  # one step's failure fails only its processor
-            out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="error",
-                                       reason=f"{type(e).__name__}: {e}",
+            failed = StepResult(value=None, hit=False, reason=f"{type(e).__name__}: {e}")
+            out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="error", result=failed,
                                        ms=(time.perf_counter() - t0) * 1000))
             raise ProcessorFailure(label, e) from e
-        out.steps.append(StepTrace(
-            processor=proc.name, step=label, kind=step.kind, status="hit" if r.hit else "miss", value=r.value,
-            score=r.score, threshold=r.threshold, reason=r.reason, ms=(time.perf_counter() - t0) * 1000,
-            boxes=list(r.boxes), details=r.details, crop=r.crop, prepared=r.prepared))
+        out.steps.append(StepTrace(processor=proc.name, step=label, kind=step.kind, status="hit" if r.hit else "miss",
+                                   result=r, ms=(time.perf_counter() - t0) * 1000))
         return r
 
     def _run_rows(self, proc: CompiledProcessor, rows: CompiledRows, st: StreamState, t: float, fc: FrameContext,
@@ -261,9 +259,10 @@ class Graph:
         """Find the rows, keep those whose presence tests hit, read the fields on each."""
         t0 = time.perf_counter()
         boxes, details = rows.candidates(fc)
+        found = StepResult(value=len(boxes), hit=bool(boxes), reason=None if boxes else details.pop("why", "no row found"),
+                           boxes=list(boxes), details=details)
         out.steps.append(StepTrace(processor=proc.name, step="rows", kind="rows", status="hit" if boxes else "miss",
-                                   value=len(boxes), reason=None if boxes else details.pop("why", "no row found"),
-                                   ms=(time.perf_counter() - t0) * 1000, boxes=list(boxes), details=details))
+                                   result=found, ms=(time.perf_counter() - t0) * 1000))
         objs: list[dict[str, Any]] = []
         for i, box in enumerate(boxes):
             if len(objs) == rows.max:
@@ -292,7 +291,7 @@ class Graph:
                 if not f.gate.evaluate(ns):
                     why = f"when: {f.gate.text}"
                     out.steps.append(StepTrace(processor=proc.name, step=label + f.name, kind=f.step.kind,
-                                               status="skip", reason=why))
+                                               status="skip", result=StepResult(value=None, hit=False, reason=why)))
                     obj[f.name] = None
                     reasons[f.name] = why
                     if proc.confidence:
@@ -332,7 +331,7 @@ class Graph:
                                   confidence=r.confidence, boxes=r.boxes, details=r.details,
                                   reason=f"read {r.value!r}, but agree[{j}] read {got}")
             if other.confidence is not None and r.confidence is not None:
-                r.confidence = min(r.confidence, other.confidence)
+                r = replace(r, confidence=min(r.confidence, other.confidence))  # the trace keeps the field's own
         return r
 
     def _monotonic(self, pname: str, f: CompiledField, st: StreamState, value: Any,

@@ -11,8 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from engine.lang.schema import (Bounds, Choice, Duration, ExactlyOne, Given, Name, NotBoth, Rule, SchemaBuilder,
-                                needs, param, parse)
+from engine.lang.schema import (Bounds, Choice, Duration, EntriesWith, ExactlyOne, Given, LowHigh, Name, NotBoth, Rule,
+                                SchemaBuilder, needs, param, parse)
 from engine.lang.yamlsrc import Located
 from engine.steps import STEP_TYPES, Step
 from engine.steps.template import TemplateStep
@@ -34,7 +34,7 @@ Height = Annotated[float, Bounds(above=0, what="a height in reference pixels")]
 _SMOOTHING = (Given("stable_for", above=1), Given("vote", above=1))
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class FieldSpec:
     """One field of a processor's object: a step, plus optional smoothing."""
 
@@ -61,7 +61,7 @@ class FieldSpec:
                                     "same mistake; Tesseract misreads a name at 98% confidence)")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ScreenSpec:
     """One screen of an exclusive group: it matches when all (or any) of its tests hit."""
 
@@ -82,12 +82,12 @@ class ScreenSpec:
 _TEMPLATE_HELP = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TemplateStep)}
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RowBand:
     """Rows are bands of colour across the region: runs of lines (pixel rows) with enough of
     their pixels in the colour ranges, as tall as a row."""
 
-    rules: ClassVar[tuple[Rule, ...]] = (ColorRangesRule(),)
+    rules: ClassVar[tuple[Rule, ...]] = (ColorRangesRule(), LowHigh("height"))
 
     space: Literal["bgr", "hsv"] = param("bgr", help=SPACE_HELP)
     ranges: list[Any] = param(help=RANGES_HELP, nonempty=f"expected a list of [low, high] colour pairs, e.g. {RANGES_EXAMPLE}")
@@ -99,7 +99,7 @@ class RowBand:
                                  "(text or an icon crossing the band)", lo=0, hi=100)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RowTemplate:
     """Each match of these templates (a marker drawn on every row) is a row: the match's
     lines, across the region."""
@@ -110,8 +110,14 @@ class RowTemplate:
     scale: float = param(1.0, help=_TEMPLATE_HELP["scale"], lo=0.05, hi=20)
     match_scale: float = param(1.0, help=_TEMPLATE_HELP["match_scale"], lo=0.1, hi=1)
 
+    def marker(self, region: str, max_hits: int) -> TemplateStep:
+        """The template step that finds the markers over the rows' region: every match, with
+        this block's keys (each of them a TemplateStep key of the same name and meaning)."""
+        keys = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return TemplateStep(region=region, all=True, max_hits=max_hits, **keys)
 
-@dataclass(kw_only=True)
+
+@dataclass(frozen=True, kw_only=True)
 class RowsSpec:
     """Rows found on each frame (a killfeed, a results table). The processor reads its fields
     once per row, placing boxes relative to the row (`region: {from: row, ...}`); its object
@@ -130,7 +136,7 @@ class RowsSpec:
                                       "an empty row slot or scenery that looks like a row reads nothing")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ProcessorSpec:
     """A processor: one top-level object in the answer, with fields or a screen group."""
 
@@ -138,6 +144,12 @@ class ProcessorSpec:
         ExactlyOne("fields", "screens"),
         needs("default", "screens", message="default applies only to a screen group (screens:)"),
         needs("rows", "fields", message="rows reads the processor's fields once per row: give fields, not screens"),
+        EntriesWith(Given("rows"), "fields", FieldSpec,
+                    names=frozenset({"row"}), name_message="'row' names the row being read in a processor with "
+                                                           "rows; pick another field name",
+                    keys=("stable_for", "vote", "monotonic", "within"),
+                    key_message="{key} follows one value across frames; a processor with rows reads a new list "
+                                "of rows each frame, whose rows move as new ones arrive"),
     )
 
     fields: dict[FieldName, FieldSpec] | None = param(None, help="the object's fields, each read by a step",
@@ -156,7 +168,7 @@ class ProcessorSpec:
     emit: bool = param(True, help="false: compute for gates only, leave out of the answer")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class GameSpec:
     """A game file."""
 

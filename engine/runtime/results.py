@@ -4,26 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from engine.steps.base import StepResult
 
 
 @dataclass(kw_only=True)
 class StepTrace:
-    """One step's run on one frame, for --record and the report."""
+    """One step's run on one frame, for --record and the report: the step's result, with the
+    step it came from. A step skipped or failed has a result without a value, whose reason
+    says why."""
 
     processor: str
     step: str              # field name (or screen candidate name) inside the processor
-    kind: str              # step type: ocr, template, fraction, ...
+    kind: str              # step type: ocr, template, fraction, ... (rows: the row finder)
     status: str            # "hit", "miss", "skip" or "error"
-    value: Any = None
-    score: float | None = None
-    threshold: float | None = None
-    reason: str | None = None     # why it missed / was skipped / failed
+    result: StepResult     # value, score, threshold, reason, boxes (frame pixels), details, crops
     ms: float = 0.0
-    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # in frame pixels
-    details: dict[str, Any] = field(default_factory=dict)   # text, runner-up, margin, ...
-    crop: np.ndarray | None = None       # what the step looked at (a view; copy before keeping)
-    prepared: np.ndarray | None = None   # after preparation
 
 
 @dataclass(kw_only=True)

@@ -6,12 +6,15 @@ from typing import Literal
 
 import numpy as np
 
-from engine.vision.regions import IntBox
 from engine.lang.schema import param
-from engine.steps.base import BoxResult, ColorRangeStep, FrameContext
+from engine.lang.yamlsrc import KeyPath
+from engine.steps.base import (BoxResult, ColorRangeStep, CompiledStep, CompileContext, FrameContext, PrepChain,
+                               RelativeBox)
+from engine.vision.prep import ColorRanges
+from engine.vision.regions import CompiledRegion, IntBox
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class BarStep(ColorRangeStep):
     """Fill of a bar: the share of columns (or rows) whose pixels are mostly in the colour ranges."""
 
@@ -22,15 +25,25 @@ class BarStep(ColorRangeStep):
     column_fraction: float = param(0.5, help="a column counts as filled when this share of it is in range", lo=0, hi=1)
     percent: bool = param(False, help="answer 0-100 instead of 0-1")
 
+    def build(self, ctx: CompileContext, path: KeyPath, region: CompiledRegion | RelativeBox,
+              prep: PrepChain) -> CompiledBar:
+        return CompiledBar(self, region, prep, ranges=self.color_ranges())
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CompiledBar(CompiledStep[BarStep]):
+    ranges: ColorRanges
+
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
-        mask = self._ranges.mask(prepared) > 0
-        axis = 0 if self.direction in ("right", "left") else 1
-        filled = mask.mean(axis=axis) >= self.column_fraction
-        if self.direction in ("left", "up"):
+        spec = self.spec
+        mask = self.ranges.mask(prepared) > 0
+        axis = 0 if spec.direction in ("right", "left") else 1
+        filled = mask.mean(axis=axis) >= spec.column_fraction
+        if spec.direction in ("left", "up"):
             filled = filled[::-1]
         # the fill runs from the start: the last filled cell tells the level, robust to a gap
         # left by an overlapping icon or a damage flash inside the bar
         idx = np.nonzero(filled)[0]
         fill = float(idx[-1] + 1) / len(filled) if len(idx) else 0.0
-        value = round(fill * 100, 1) if self.percent else round(fill, 4)
+        value = round(fill * 100, 1) if spec.percent else round(fill, 4)
         return BoxResult(value=value, hit=True, score=fill)

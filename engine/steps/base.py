@@ -1,19 +1,24 @@
 """What every step shares: a region to look at, preparation, and a result per box.
 
-A step type is one dataclass: its fields are the YAML keys (validated and turned into a
-JSON Schema by :mod:`engine.lang.schema`); ``compile`` does the load-time work once;
-``measure`` looks at one prepared crop on the hot path.
+A step type is two classes. Its spec, a frozen dataclass, is what the game file says: its
+fields are the YAML keys (validated and turned into a JSON Schema by
+:mod:`engine.lang.schema`). ``spec.compile(...)`` does the load-time work once and returns
+the compiled step, a :class:`CompiledStep` subclass holding the spec, where it looks, its
+preparation and what its type loaded; its ``measure`` looks at one prepared crop on the
+hot path.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
+import cv2
 import numpy as np
 
 from engine.vision.prep import (RANGES_EXAMPLE, RANGES_HELP, SPACE_HELP, ColorRanges, ColorRangesRule, Op, PrepList,
-                                compile_prep, parse_ranges, run_prep)
+                                compile_prep, run_prep)
 from engine.vision.regions import Anchor, CompiledRegion, Geometry, IntBox, RegionMapper, _clip, text_run
 from engine.lang.schema import Bounds, Rule, needs, param
 from engine.lang.yamlsrc import KeyPath, Located
@@ -22,7 +27,7 @@ from engine.lang.yamlsrc import KeyPath, Located
 Positive = Annotated[float, Bounds(above=0, what="a width or height")]
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RelativeRegion:
     """A box placed relative to what an earlier field of the same processor found, or to the
     row being read (`from: row` in a processor with `rows`), optionally cut by other found
@@ -75,6 +80,14 @@ class CompileContext:
     used_regions: set[str]
     loaded_files: list[Path] = field(default_factory=list)  # watched for --reload
 
+    def region(self, name: str, path: KeyPath) -> CompiledRegion:
+        """The region called ``name``, now counted as used; an unknown name is an error at ``path``."""
+        if name not in self.regions:
+            known = ", ".join(sorted(self.regions)) or "none are declared"
+            raise self.src.error(path, f"unknown region '{name}' (regions: {known})")
+        self.used_regions.add(name)
+        return self.regions[name]
+
 
 @dataclass
 class FrameContext:
@@ -117,8 +130,11 @@ class StepResult:
     prepared: np.ndarray | None = None
 
 
-@dataclass(kw_only=True)
-class Step:
+PrepChain = list[tuple[str, Op]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(ABC):
     """Base of all step types."""
 
     kind: ClassVar[str] = ""
@@ -128,20 +144,13 @@ class Step:
                                               "an earlier field's found box or to the row being read")
     prep: PrepList = param(default_factory=list, help="image preparation ops, run in order (see Prep ops)")
 
-    def __post_init__(self) -> None:
-        self._prep: list[tuple[str, Op]] = []
-        self._region: CompiledRegion | None = None
-
-    # -- load time ------------------------------------------------------------------------
-    def compile(self, ctx: CompileContext, path: KeyPath, earlier_fields: list[str]) -> None:
-        """``earlier_fields``: what a relative box may be placed by (the fields read before this
-        step in its processor, and ``row`` in a processor that reads rows)."""
+    def compile(self, ctx: CompileContext, path: KeyPath, earlier_fields: list[str]) -> CompiledStep[Any]:
+        """The step ready for frames. ``earlier_fields``: what a relative box may be placed by
+        (the fields read before this step in its processor, and ``row`` in a processor that
+        reads rows)."""
+        region: CompiledRegion | RelativeBox
         if isinstance(self.region, str):
-            if self.region not in ctx.regions:
-                known = ", ".join(sorted(ctx.regions)) or "none are declared"
-                raise ctx.src.error(path + ("region",), f"unknown region '{self.region}' (regions: {known})")
-            self._region = ctx.regions[self.region]
-            ctx.used_regions.add(self.region)
+            region = ctx.region(self.region, path + ("region",))
         else:
             rel = self.region
             named = [("from", rel.from_)] + [(k, n) for k in ("before", "after") for n in getattr(rel, k)]
@@ -150,33 +159,41 @@ class Step:
                     where = path + ("region", key) + (() if key == "from" else (getattr(rel, key).index(name),))
                     raise ctx.src.error(where, f"'{name}' is not a field declared earlier in this processor "
                                                f"(earlier: {', '.join(earlier_fields) or 'none'})")
-        self._prep = compile_prep(self.prep, path + ("prep",), ctx.src)
-        self.compile_step(ctx, path)
+            region = RelativeBox(rel, anchor_fractions(rel.anchor))
+        return self.build(ctx, path, region, compile_prep(self.prep, path + ("prep",), ctx.src))
 
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
-        """Load-time work of a step type (assets, engines). Default: nothing."""
+    @abstractmethod
+    def build(self, ctx: CompileContext, path: KeyPath, region: CompiledRegion | RelativeBox,
+              prep: PrepChain) -> CompiledStep[Any]:
+        """The step type's compiled object, with what it loads once (assets, engines, rules)."""
 
-    @property
-    def threshold(self) -> float | None:
-        return None
 
-    # -- per frame ------------------------------------------------------------------------
-    def place(self, fc: FrameContext) -> tuple[list[IntBox] | None, str | None]:
-        if self._region is not None:
-            return self._region.boxes(fc.geo), None
-        rel = self.region
-        assert isinstance(rel, RelativeRegion)
+def anchor_fractions(anchor: Anchor) -> tuple[float, float]:
+    """Where an anchor point lies on a box, as fractions of its width and height:
+    top-left (0, 0), right (1, 0.5), bottom (0.5, 1)."""
+    horizontal = anchor.split("-")[-1] if anchor not in ("top", "bottom") else "center"
+    vertical = anchor.split("-")[0] if anchor not in ("left", "right") else "center"
+    return ({"left": 0.0, "center": 0.5, "right": 1.0}[horizontal],
+            {"top": 0.0, "center": 0.5, "bottom": 1.0}[vertical])
+
+
+@dataclass(frozen=True)
+class RelativeBox:
+    """A relative region ready for frames: its spec, and its anchor as fractions of the found box."""
+
+    spec: RelativeRegion
+    anchor: tuple[float, float]
+
+    def boxes(self, fc: FrameContext) -> tuple[list[IntBox] | None, str | None]:
+        """The one box this frame, or None and why (an origin or cut that found nothing)."""
+        rel = self.spec
         origin = fc.found.get(rel.from_)
         if origin is None:
             return None, f"'{rel.from_}' found nothing to place this box by"
         sx, sy = fc.scale
         ox, oy, ow, oh = origin
-        horizontal = rel.anchor.split("-")[-1] if rel.anchor not in ("top", "bottom") else "center"
-        vertical = rel.anchor.split("-")[0] if rel.anchor not in ("left", "right") else "center"
-        ax = ox + {"left": 0.0, "center": ow / 2, "right": float(ow)}[horizontal]
-        ay = oy + {"top": 0.0, "center": oh / 2, "bottom": float(oh)}[vertical]
-        x0 = ax + rel.offset[0] * sx
-        y0 = ay + rel.offset[1] * sy
+        x0 = ox + self.anchor[0] * ow + rel.offset[0] * sx
+        y0 = oy + self.anchor[1] * oh + rel.offset[1] * sy
         w, h = (float(ow), float(oh)) if rel.size is None else (rel.size[0] * sx, rel.size[1] * sy)
         x1 = x0 + w
         for name in rel.before:
@@ -194,11 +211,65 @@ class Step:
             return None, f"nothing is left of the box between {cuts}"
         return [_clip(x0, y0, x1 - x0, h)], None
 
+    def text_run(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox,
+                 fc: FrameContext) -> tuple[np.ndarray, np.ndarray, IntBox] | None:
+        """The box cut to its run of text nearest the spec's ``text`` side, or None (no text there).
+
+        Works on the prepared crop (the step's own idea of ink), in its pixels; the cut is
+        mapped back to the frame for the crop, the trace and what the box finds."""
+        rel = self.spec
+        ratio = prepared.shape[1] / crop.shape[1]
+        assert rel.text is not None and rel.text_height is not None
+        height = rel.text_height * fc.scale[1] * prepared.shape[0] / crop.shape[0]
+        gap = (rel.text_gap if rel.text_gap is not None else rel.text_height / 2) * fc.scale[0] * ratio
+        cols = text_run(prepared, rel.text, height, gap)
+        if cols is None:
+            return None
+        c0, c1 = cols
+        x0, x1 = int(c0 / ratio), int(np.ceil(c1 / ratio))
+        x, y, w, h = box
+        return crop[:, x0:x1], prepared[:, c0:c1], (x + x0, y, max(1, x1 - x0), h)
+
+
+S = TypeVar("S", bound=Step)
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledStep(ABC, Generic[S]):
+    """A step ready for frames: its spec as written, where it looks, its preparation. Each
+    step type's subclass adds what it loaded and ``measure``."""
+
+    spec: S
+    region: CompiledRegion | RelativeBox
+    prep: PrepChain
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def threshold(self) -> float | None:
+        """The score a hit needs, for traces and the report (None: the type has no one score)."""
+        return None
+
+    def widen(self, fc: FrameContext) -> float:
+        """How much wider each crop is made before it is measured: 1, unless the step type
+        reads shapes that a squeezed or stretched capture distorts (text)."""
+        return 1.0
+
+    # -- per frame ------------------------------------------------------------------------
+    def place(self, fc: FrameContext) -> tuple[list[IntBox] | None, str | None]:
+        if isinstance(self.region, CompiledRegion):
+            return self.region.boxes(fc.geo), None
+        return self.region.boxes(fc)
+
     def run(self, fc: FrameContext) -> StepResult:
         boxes, why = self.place(fc)
         if boxes is None:
             return StepResult(value=None, hit=False, threshold=self.threshold, reason=why)
-        rel = self.region if isinstance(self.region, RelativeRegion) else None
+        boxes = list(boxes)  # a named region's boxes are its cache: the result gets its own list
+        rel = self.region if isinstance(self.region, RelativeBox) and self.region.spec.text is not None else None
+        widen = self.widen(fc)
         results: list[BoxResult] = []
         crop = prepared = None
         for i, (x, y, w, h) in enumerate(boxes):
@@ -206,22 +277,31 @@ class Step:
             if crop.size == 0:
                 results.append(BoxResult(value=None, hit=False, reason="the box lies outside the frame"))
                 continue
-            prepared = run_prep(self._prep, crop) if self._prep else crop
             box = (x, y, w, h)
-            if rel is not None and rel.text is not None:
-                trimmed = self._text_run(rel, crop, prepared, box, fc)
+            if rel is not None:
+                trimmed = rel.text_run(crop, self._prepare(crop), box, fc)
                 if trimmed is None:
                     results.append(BoxResult(value=None, hit=False,
-                                             reason=f"no text clear of icons at the box's {rel.text} side"))
+                                             reason=f"no text clear of icons at the box's {rel.spec.text} side"))
                     continue
                 crop, prepared, box = trimmed
                 boxes[i] = box
+                if widen != 1.0:  # the run was found in frame pixels; it is read widened
+                    crop = widened(crop, widen)
+                    prepared = self._prepare(crop)
+            else:
+                if widen != 1.0:
+                    crop = widened(crop, widen)
+                prepared = self._prepare(crop)
             r = self.measure(crop, prepared, box, fc)
             if r.location is not None:
-                r.location = (r.location[0] + box[0], r.location[1] + box[1], r.location[2], r.location[3])
+                lx, ly, lw, lh = r.location
+                if widen != 1.0:  # back to frame pixels
+                    lx, lw = round(lx / widen), max(1, round(lw / widen))
+                r.location = (lx + box[0], ly + box[1], lw, lh)
             results.append(r)
         keep = fc.keep_images
-        if len(results) == 1 and not (self._region is not None and self._region.multi):
+        if len(results) == 1 and not (isinstance(self.region, CompiledRegion) and self.region.multi):
             r = results[0]
             return StepResult(value=r.value, hit=r.hit, score=r.score, threshold=self.threshold,
                               confidence=r.confidence, reason=r.reason, location=r.location, boxes=boxes,
@@ -237,29 +317,24 @@ class Step:
             crop=crop if keep else None, prepared=prepared if keep else None,
         )
 
-    def _text_run(self, rel: RelativeRegion, crop: np.ndarray, prepared: np.ndarray, box: IntBox,
-                  fc: FrameContext) -> tuple[np.ndarray, np.ndarray, IntBox] | None:
-        """The box cut to its run of text nearest ``rel.text``'s side, or None (no text there).
+    def _prepare(self, crop: np.ndarray) -> np.ndarray:
+        return run_prep(self.prep, crop) if self.prep else crop
 
-        Works on the prepared crop (the step's own idea of ink), in its pixels; the cut is
-        mapped back to the frame for the crop, the trace and what the box finds."""
-        ratio = prepared.shape[1] / crop.shape[1]
-        assert rel.text is not None and rel.text_height is not None
-        height = rel.text_height * fc.scale[1] * prepared.shape[0] / crop.shape[0]
-        gap = (rel.text_gap if rel.text_gap is not None else rel.text_height / 2) * fc.scale[0] * ratio
-        cols = text_run(prepared, rel.text, height, gap)
-        if cols is None:
-            return None
-        c0, c1 = cols
-        x0, x1 = int(c0 / ratio), int(np.ceil(c1 / ratio))
-        x, y, w, h = box
-        return crop[:, x0:x1], prepared[:, c0:c1], (x + x0, y, max(1, x1 - x0), h)
-
+    @abstractmethod
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
-        raise NotImplementedError
+        """Look at one box's crop (``box`` in frame pixels); a location found is in the crop's pixels."""
 
 
-@dataclass(kw_only=True)
+def widened(img: np.ndarray, factor: float) -> np.ndarray:
+    """``img`` made ``factor`` times as wide, resampled as the prep op ``scale`` resamples text:
+    INTER_AREA to shrink, INTER_CUBIC to grow. (INTER_LINEAR, tried first, blurs thin strokes
+    enough that Tesseract read the cm-summary 21:9 frame's 'Psyhix69', 16 px tall, as
+    'Psyhix63'; INTER_CUBIC, AREA and LANCZOS4 all read it right.)"""
+    w = max(1, round(img.shape[1] * factor))
+    return cv2.resize(img, (w, img.shape[0]), interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ColorRangeStep(Step):
     """A step that looks for pixels in colour ranges (fraction, bar)."""
 
@@ -268,5 +343,6 @@ class ColorRangeStep(Step):
     space: Literal["bgr", "hsv"] = param("bgr", help=SPACE_HELP)
     ranges: list[Any] = param(help=RANGES_HELP, nonempty=f"expected a list of [low, high] colour pairs, e.g. {RANGES_EXAMPLE}")
 
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
-        self._ranges: ColorRanges = parse_ranges(self.space, self.ranges, path, ctx.src)
+    def color_ranges(self) -> ColorRanges:
+        """The ranges as arrays (the rule above checked them while the file was parsed)."""
+        return ColorRanges.of(self.space, self.ranges)

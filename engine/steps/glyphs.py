@@ -16,20 +16,20 @@ import numpy as np
 from engine.lang.assets import resolve_dir
 from engine.lang.schema import param
 from engine.lang.yamlsrc import KeyPath
-from engine.steps.base import BoxResult, CompileContext, FrameContext
-from engine.steps.text import TextStep
+from engine.steps.base import BoxResult, CompileContext, FrameContext, PrepChain, RelativeBox
+from engine.steps.text import CompiledText, TextStep
 from engine.vision.digits import DigitReader
 from engine.vision.font import Font, FontError
 from engine.vision.glyphread import GlyphClassifier, GlyphOptions, GlyphRead, GlyphScore, read_glyphs
 from engine.vision.prep import PrepList, compile_prep, run_prep
-from engine.vision.regions import IntBox
+from engine.vision.regions import CompiledRegion, IntBox
 from engine.vision.textpost import Rejected
 
 
 _D = GlyphOptions()  # the reader's measured defaults are the step's
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class GlyphRetry:
     """Another way to cut the same crop into glyphs, tried while no read gave a valid value."""
 
@@ -58,7 +58,7 @@ class _Thresholded:
         return self.inner.classify(patches)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class GlyphsStep(TextStep):
     """Read text glyph by glyph (HUD numbers): a font by example, or the built-in digits."""
 
@@ -88,7 +88,8 @@ class GlyphsStep(TextStep):
     min_conf: float = param(0.0, help="the weakest glyph's score (0-1) below which the value is null", lo=0, hi=1)
     retry: list[GlyphRetry] = param(default_factory=list, help="other cuts tried in order while no read passes validation")
 
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
+    def build(self, ctx: CompileContext, path: KeyPath, region: CompiledRegion | RelativeBox,
+              prep: PrepChain) -> CompiledGlyphs:
         classifier: GlyphClassifier
         if self.font is None:
             try:
@@ -104,26 +105,35 @@ class GlyphsStep(TextStep):
             ctx.loaded_files.extend(sorted(p for p in folder.iterdir() if p.is_file()))
         if self.min_score is not None:
             classifier = _Thresholded(classifier, self.min_score)
-        self._classifier = classifier
-        self._rules = self.compile_rules(ctx, path)
-        self._attempts: list[tuple[list[Any] | None, GlyphOptions]] = [(None, self._options(self.polarity, self.cut))]
+        rules = self.compile_rules(ctx, path)
+        attempts: list[tuple[PrepChain | None, GlyphOptions]] = [(None, self._options(self.polarity, self.cut))]
         for i, r in enumerate(self.retry):
             chain = None if r.prep is None else compile_prep(r.prep, path + ("retry", i, "prep"), ctx.src)
             cut = r.cut if r.cut is not None else self.cut
-            self._attempts.append((chain, self._options(r.polarity or self.polarity, cut)))
+            attempts.append((chain, self._options(r.polarity or self.polarity, cut)))
+        return CompiledGlyphs(self, region, prep, rules=rules, classifier=classifier, attempts=tuple(attempts))
 
     def _options(self, polarity: Literal["auto", "bright", "dark"], cut: int | None) -> GlyphOptions:
         return GlyphOptions(polarity=polarity, cut=cut, max_gap=self.max_gap, line_tol=self.line_tol,
                             dim_ratio=self.dim_ratio, min_margin=self.min_margin, space=self.space, split=self.split)
 
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CompiledGlyphs(CompiledText[GlyphsStep]):
+    """A glyphs step ready for frames: its classifier, and the cuts to try in order (the
+    step's own, then each retry's: a prep chain instead of the step's, or None)."""
+
+    classifier: GlyphClassifier
+    attempts: tuple[tuple[PrepChain | None, GlyphOptions], ...]
+
     @property
     def threshold(self) -> float | None:
-        return self._classifier.threshold
+        return self.classifier.threshold
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         attempts: list[dict[str, Any]] = []
         result = BoxResult(value=None, hit=False, reason="no read")
-        for chain, opts in self._attempts:
+        for chain, opts in self.attempts:
             image = prepared if chain is None else (run_prep(chain, crop) if chain else crop)
             result = self._read(image, opts)
             attempts.append({"text": result.details.get("text"), "confidence": result.confidence, "reason": result.reason})
@@ -134,16 +144,16 @@ class GlyphsStep(TextStep):
         return result
 
     def _read(self, image: np.ndarray, opts: GlyphOptions) -> BoxResult:
-        read = read_glyphs(image, self._classifier, options=opts)
+        read = read_glyphs(image, self.classifier, options=opts)
         details = _details(read)
         conf = round(read.confidence, 3)
         if read.text is None:
             return BoxResult(value=None, hit=False, score=conf, confidence=conf, reason=read.reason, details=details)
-        if read.confidence < self.min_conf:
+        if read.confidence < self.spec.min_conf:
             return BoxResult(value=None, hit=False, score=conf, confidence=conf, details=details,
-                             reason=f"{read.text!r}: weakest glyph {read.confidence:.2f} < min_conf {self.min_conf:g}")
+                             reason=f"{read.text!r}: weakest glyph {read.confidence:.2f} < min_conf {self.spec.min_conf:g}")
         try:
-            value, more = self._rules.apply(read.text)
+            value, more = self.rules.apply(read.text)
         except Rejected as e:
             return BoxResult(value=None, hit=False, score=conf, confidence=conf, details=details,
                              reason=f"read {read.text!r}: {e}")

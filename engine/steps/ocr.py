@@ -11,15 +11,15 @@ from engine.lang.assets import resolve_dir
 from engine.vision.spacing import character_bounds
 from engine.vision.ocr import OcrConfig, OcrEngine, OcrUnavailable
 from engine.vision.prep import PrepList, compile_prep, run_prep
-from engine.vision.regions import IntBox
+from engine.vision.regions import CompiledRegion, IntBox
 from engine.lang.schema import param
-from engine.steps.base import BoxResult, CompileContext, FrameContext
-from engine.steps.text import TextStep
+from engine.steps.base import BoxResult, CompileContext, FrameContext, PrepChain, RelativeBox
+from engine.steps.text import CompiledText, TextStep
 from engine.vision.textpost import Rejected
 from engine.lang.yamlsrc import KeyPath
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class OcrRetry:
     """Another way to read the same crop, tried when the reads before it gave no valid value."""
 
@@ -28,7 +28,7 @@ class OcrRetry:
     whitelist: str | None = param(None, help="characters instead of the step's")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class OcrStep(TextStep):
     """Read text in the region with Tesseract and turn it into a checked value."""
 
@@ -44,51 +44,70 @@ class OcrStep(TextStep):
                                            "(runs of ink columns; a wide run may hold touching ones): a digit Tesseract made up "
                                            "or merged away gives null, not a wrong number")
 
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
+    def build(self, ctx: CompileContext, path: KeyPath, region: CompiledRegion | RelativeBox,
+              prep: PrepChain) -> CompiledOcr:
         tessdata = None
         if self.tessdata is not None:
             tessdata = str(resolve_dir(self.tessdata, ctx, path + ("tessdata",)))
             if not (Path(tessdata) / f"{self.lang}.traineddata").exists():
                 raise ctx.src.error(path + ("lang",), f"no {self.lang}.traineddata in the tessdata folder {self.tessdata!r}")
-        try:
-            self._engine = OcrEngine(OcrConfig(self.lang, self.psm, self.whitelist, tessdata))
-            self._engine.warm()
-        except OcrUnavailable as e:
-            raise ctx.src.error(path, str(e)) from None
-        self._rules = self.compile_rules(ctx, path)
-        self._memo_key = (self._engine.config, tuple(label for label, _ in self._prep))
-        self._retries: list[tuple[Any, list, OcrEngine]] = []
+        first = self._read_with(OcrConfig(self.lang, self.psm, self.whitelist, tessdata), prep, ctx, path)
+        rules = self.compile_rules(ctx, path)
+        retries = []
         for i, r in enumerate(self.retry):
             rpath = path + ("retry", i)
-            chain = self._prep if r.prep is None else compile_prep(r.prep, rpath + ("prep",), ctx.src)
+            chain = prep if r.prep is None else compile_prep(r.prep, rpath + ("prep",), ctx.src)
             config = OcrConfig(self.lang, self.psm if r.psm is None else r.psm,
                                self.whitelist if r.whitelist is None else r.whitelist, tessdata)
-            try:
-                engine = OcrEngine(config)
-                engine.warm()
-            except OcrUnavailable as e:
-                raise ctx.src.error(rpath, str(e)) from None
-            self._retries.append(((config, tuple(label for label, _ in chain)), chain, engine))
+            retries.append(self._read_with(config, chain, ctx, rpath))
+        return CompiledOcr(self, region, prep, rules=rules, first=first, retries=tuple(retries))
+
+    @staticmethod
+    def _read_with(config: OcrConfig, chain: PrepChain, ctx: CompileContext, path: KeyPath) -> OcrRead:
+        try:
+            engine = OcrEngine(config)
+            engine.warm()
+        except OcrUnavailable as e:
+            raise ctx.src.error(path, str(e)) from None
+        return OcrRead(memo_key=(config, tuple(label for label, _ in chain)), chain=chain, engine=engine)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcrRead:
+    """One way to read a crop: a Tesseract setting and the preparation before it."""
+
+    memo_key: Any           # crops read alike are read once per frame (FrameContext.memo)
+    chain: PrepChain
+    engine: OcrEngine
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CompiledOcr(CompiledText[OcrStep]):
+    """An ocr step ready for frames: its first read (the step's own prep) and the retries."""
+
+    first: OcrRead
+    retries: tuple[OcrRead, ...]
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
-        result = self._read(self._memo_key, self._engine, prepared, box, fc)
-        for i, (memo_key, chain, engine) in enumerate(self._retries):
+        result = self._read(self.first.memo_key, self.first.engine, prepared, box, fc)
+        for i, retry in enumerate(self.retries):
             if result.hit:
                 break
-            again = self._read(memo_key, engine, run_prep(chain, crop) if chain else crop, box, fc)
+            again = self._read(retry.memo_key, retry.engine, run_prep(retry.chain, crop) if retry.chain else crop, box, fc)
             again.details["retry"] = i
             again.details["first"] = {"text": result.details.get("text"), "why": result.reason}
-            result = again if again.hit or i == len(self._retries) - 1 else result
+            result = again if again.hit or i == len(self.retries) - 1 else result
         return result
 
     def _read(self, memo_key: Any, engine: OcrEngine, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
+        spec = self.spec
         key = (memo_key, box)
         found = fc.memo.get(key)
         if found is None:
             found = fc.memo[key] = engine.read(prepared)
         text, conf = found
         details = {"text": text, "conf": round(conf, 1)}
-        if self.check_glyphs:
+        if spec.check_glyphs:
             bounds = fc.memo.get((memo_key, box, "glyphs"))
             if bounds is None:
                 bounds = fc.memo[(memo_key, box, "glyphs")] = character_bounds(prepared)
@@ -99,10 +118,10 @@ class OcrStep(TextStep):
                 want = str(low) if low == high else f"{low}-{high}"
                 return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100,
                                  reason=f"read {chars} characters where the glyphs hold {want} ({text!r})", details=details)
-        if conf < self.min_conf:
-            return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100, reason=f"confidence {conf:.0f} < min_conf {self.min_conf:g}", details=details)
+        if conf < spec.min_conf:
+            return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100, reason=f"confidence {conf:.0f} < min_conf {spec.min_conf:g}", details=details)
         try:
-            value, more = self._rules.apply(text)
+            value, more = self.rules.apply(text)
         except Rejected as e:
             return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100, reason=str(e), details=details)
         details.update(more)

@@ -6,16 +6,16 @@ source geometry, so a 21:9 or inset capture matches at the right size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from engine.lang.assets import resolve_glob
-from engine.vision.regions import IntBox
+from engine.vision.regions import CompiledRegion, IntBox
 from engine.lang.schema import param
-from engine.steps.base import BoxResult, CompileContext, FrameContext, Step
+from engine.steps.base import BoxResult, CompiledStep, CompileContext, FrameContext, PrepChain, RelativeBox, Step
 from engine.lang.yamlsrc import KeyPath
 
 _METHODS = {
@@ -25,14 +25,14 @@ _METHODS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Template:
     label: str
     image: np.ndarray
     mask: np.ndarray | None
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class TemplateStep(Step):
     """Match icons in the region: best label, score, margin over the runner-up, location."""
 
@@ -42,7 +42,7 @@ class TemplateStep(Step):
     templates: str = param(help="a folder or glob of PNGs, relative to the game file or asset roots; label = file name")
     method: Literal["ccoeff_normed", "ccorr_normed", "sqdiff_normed"] = param(
         "ccoeff_normed", help="OpenCV matching method; scores are turned so that higher is better")
-    threshold: float = param(0.7, help="score a match needs to count", lo=-1, hi=1)  # type: ignore[assignment]
+    threshold: float = param(0.7, help="score a match needs to count", lo=-1, hi=1)
     grey: bool = param(True, help="match in greyscale (faster); false matches colour")
     mask: Literal["auto", "none"] = param("auto", help="auto: use the PNG's alpha channel as the mask")
     scale: float = param(1.0, help="template pixels per reference pixel is 1/scale: resize templates by this first", lo=0.05, hi=20)
@@ -50,10 +50,11 @@ class TemplateStep(Step):
     all: bool = param(False, help="return every match above the threshold (killfeed rows), not just the best")
     max_hits: int = param(16, help="at most this many matches with all: true", lo=1, hi=1000)
 
-    def compile_step(self, ctx: CompileContext, path: KeyPath) -> None:
+    def build(self, ctx: CompileContext, path: KeyPath, region: CompiledRegion | RelativeBox,
+              prep: PrepChain) -> CompiledTemplate:
         files = resolve_glob(self.templates, ctx, path + ("templates",))
         ctx.loaded_files.extend(files)
-        self._templates: list[_Template] = []
+        templates: list[_Template] = []
         for f in files:
             img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
             if img is None:
@@ -72,19 +73,32 @@ class TemplateStep(Step):
                     mask = cv2.resize(mask, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
             if self.grey:
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-            self._templates.append(_Template(f.stem, img, mask))
-        self._method = _METHODS[self.method]
-        self._by_scale: dict[tuple[float, float], list[_Template]] = {}
+            templates.append(_Template(f.stem, img, mask))
+        return CompiledTemplate(self, region, prep, templates=templates, method=_METHODS[self.method])
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class CompiledTemplate(CompiledStep[TemplateStep]):
+    """A template step ready for frames: its templates as loaded, and rescaled per capture geometry."""
+
+    templates: list[_Template]
+    method: int
+    # the templates at each frame scale seen (a bounded cache: a client cannot grow it)
+    _by_scale: dict[tuple[float, float], list[_Template]] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def threshold(self) -> float:
+        return self.spec.threshold
 
     def _scaled(self, scale: tuple[float, float]) -> list[_Template]:
-        key = (round(scale[0] * self.match_scale, 3), round(scale[1] * self.match_scale, 3))
+        key = (round(scale[0] * self.spec.match_scale, 3), round(scale[1] * self.spec.match_scale, 3))
         found = self._by_scale.get(key)
         if found is None:
             if abs(key[0] - 1) < 0.02 and abs(key[1] - 1) < 0.02:
-                found = self._templates
+                found = self.templates
             else:
                 found = []
-                for t in self._templates:
+                for t in self.templates:
                     size = (max(1, round(t.image.shape[1] * key[0])), max(1, round(t.image.shape[0] * key[1])))
                     img = cv2.resize(t.image, size, interpolation=cv2.INTER_AREA)
                     mask = cv2.resize(t.mask, size, interpolation=cv2.INTER_NEAREST) if t.mask is not None else None
@@ -94,24 +108,24 @@ class TemplateStep(Step):
         return found
 
     def _score_map(self, image: np.ndarray, t: _Template) -> np.ndarray:
-        res = cv2.matchTemplate(image, t.image, self._method, mask=t.mask)
-        if self._method == cv2.TM_SQDIFF_NORMED:
+        res = cv2.matchTemplate(image, t.image, self.method, mask=t.mask)
+        if self.method == cv2.TM_SQDIFF_NORMED:
             res = 1.0 - res
         # masked matching can divide by zero on flat patches
         return np.nan_to_num(res, copy=False, nan=-1.0, posinf=-1.0, neginf=-1.0)
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         image = prepared
-        if self.grey and image.ndim == 3:
+        if self.spec.grey and image.ndim == 3:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        elif not self.grey and image.ndim == 2:
+        elif not self.spec.grey and image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         templates = self._scaled(fc.scale)
-        ms = self.match_scale
+        ms = self.spec.match_scale
         if ms != 1.0:
             image = cv2.resize(image, None, fx=ms, fy=ms, interpolation=cv2.INTER_AREA)
         ih, iw = image.shape[:2]
-        if self.all:
+        if self.spec.all:
             r = self._measure_all(image, templates, box)
             if ms != 1.0:
                 for hit in r.value:
@@ -157,7 +171,7 @@ class TemplateStep(Step):
         for h in hits:  # non-maximum suppression: one hit per place
             if all(_iou(h[2], k[2]) < 0.3 for k in kept):
                 kept.append(h)
-                if len(kept) >= self.max_hits:
+                if len(kept) >= self.spec.max_hits:
                     break
         kept.sort(key=lambda h: (h[2][1], h[2][0]))  # top to bottom, like killfeed rows
         value = [{"label": lbl, "score": round(s, 4), "box": [b[0] + box[0], b[1] + box[1], b[2], b[3]]}

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Callable, ClassVar, Literal
 import cv2
 import numpy as np
 
-from engine.lang.schema import AsWritten, Bounds, Choice, Rule, SchemaBuilder, convert, fits, param, value_of
+from engine.lang.schema import (AsWritten, Bounds, Choice, Rule, SchemaBuilder, convert, fits, low_above_high, param,
+                               value_of)
 from engine.lang.yamlsrc import KeyPath, Located
 from engine.vision.spacing import clear_border, spread
 
@@ -87,16 +88,9 @@ def check_ranges(space: str, ranges: list[Any]) -> tuple[KeyPath, str] | None:
     for i, pair in enumerate(ranges):
         if not fits(pair_type, pair):
             return (i,), f"expected [low, high] with {RANGE_TEXT[space]}, got {pair!r}"
-        if any(a > b for a, b in zip(pair[0], pair[1])):
-            return (i,), f"low {pair[0]} is above high {pair[1]} in some channel"
+        if (problem := low_above_high(pair[0], pair[1])) is not None:
+            return (i,), problem
     return None
-
-
-def parse_ranges(space: str, ranges: list[Any], path: KeyPath, src: Located) -> ColorRanges:
-    problem = check_ranges(space, ranges)
-    if problem is not None:
-        raise src.error(path + ("ranges",) + problem[0], problem[1])
-    return ColorRanges.of(space, ranges)
 
 
 @dataclass(frozen=True)
