@@ -38,10 +38,13 @@ bench-smoke: setup
 wheel-check: setup
 	bash scripts/check-wheel.sh
 
-# retrain the built-in digit reader (engine/vision/digits_model.npz) from the fonts Debian ships;
-# scripts/train_digits.py lists the font packages (APT_PACKAGES) and installs nothing itself
+# retrain the built-in digit reader (engine/vision/digits_model.npz) from the fonts Debian ships
+# (scripts/train_digits.py lists them in APT_PACKAGES; installed here when root on Debian) with
+# PyTorch (the `model` extra); rendered glyphs are cached in /tmp/otrig-digit-glyphs
 model: setup
 	$(PY) -m pip install -q '.[model]'
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$($(PY) scripts/train_digits.py --print-packages); fi
 	$(PY) scripts/train_digits.py
 
 clean:

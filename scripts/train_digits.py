@@ -1,22 +1,32 @@
 #!/usr/bin/env python3
 """Train the built-in digit reader (engine/vision/digits_model.npz) from rendered fonts.
 
-    python scripts/train_digits.py [--out PATH] [--lines N] [--epochs E] [--workers W]
+    python scripts/train_digits.py [--out PATH] [--lines N] [--epochs E] [--workers W] [--cache DIR]
 
-Needs Pillow and the Debian font packages in APT_PACKAGES. Glyph lines are rendered from
-those fonts, damaged the way a capture damages them (8..60 px lines, supersampled then
-scaled down, blur, 720p round trips, JPEG 40-90, outlines, drop shadows, bolder or thinner
-strokes, italic shear, squeeze and stretch, noise, low contrast, either polarity), then cut
-into patches the way the glyph reader cuts them: Otsu, connected components, parts stacked
-in the same columns merged, the line's rows from the median top and bottom of the tall
-components. Patches are labelled from the renderer's own per-character masks: a patch
-covering two touching characters or part of a digit is a *reject*, as are letters, icon
-blobs and damage that no longer matches the drawn glyph.
+Needs Pillow, PyTorch (the `model` extra) and the Debian font packages in APT_PACKAGES
+(`--print-packages`). Glyph lines are rendered from those fonts (text faces, and for 30% of
+lines fonts-aenigma's display faces: stencils, techno, heavy and italic titling), damaged the
+way a capture damages them (8..60 px lines, supersampled then scaled down, blur, 720p round
+trips, JPEG 40-90, outlines up to a fifth of the line, drop shadows, bolder or thinner
+strokes, italic shear up to 0.3, squeeze and stretch, noise, low contrast, either polarity),
+then cut into patches by the glyph reader's own code (engine/vision/glyphread.py: its ink,
+line, blobs, smaller runs, splits of wide blobs, unions and left-out ink), so the model sees
+exactly the patches it will be given. Patches are labelled from the renderer's own
+per-character masks: a patch covering two touching characters or part of a digit is a
+*reject*, as are letters, icon blobs, background texture and damage that no longer matches
+the drawn glyph.
 
 Font families are split by a hash of their name: a sixth of them is never trained on and is
 the validation set, so the threshold is calibrated on fonts the model has not seen (as a
-game's font is). Every random draw is seeded: the same fonts, arguments and BLAS build give
-the same weights.
+game's font is). The model is a small CNN (two 3x3 conv + max pool stages, one dense layer)
+trained with PyTorch on 2 threads and exported as plain arrays; serving runs it in numpy and
+OpenCV. Every random draw is seeded: the same fonts, arguments and torch build give the same
+weights.
+
+Time here (2 shared cores, another engineer's tests running: load 3-6): loading the 1,162
+faces 15 s, rendering 100k train and 15k validation lines (540k + 81k glyphs) 7.5 min with 2
+workers (cached in --cache afterwards: 16 s to load), training 6 epochs 17 min (87-280 s an
+epoch with the load), calibration under a minute.
 """
 from __future__ import annotations
 
@@ -40,9 +50,12 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.vision.digits import features_of, normalise  # noqa: E402
+from engine.vision import glyphread as G  # noqa: E402
+from engine.vision.digits import normalise  # noqa: E402
 
-CHARSET = "0123456789:./%+-"
+READER = G.GlyphOptions()  # the options a game file gets by default
+
+CHARSET = "0123456789:./%+-,"
 REJECT = len(CHARSET)  # label of the reject output
 HEIGHT, WIDTH = 24, 24  # the model's canvas
 FONT_DIR = Path("/usr/share/fonts")
@@ -54,7 +67,12 @@ APT_PACKAGES = (
     "fonts-dseg fonts-opendin fonts-play fonts-quicksand fonts-comfortaa fonts-league-spartan "
     "fonts-inter fonts-karla fonts-oxygen fonts-croscore fonts-crosextra-carlito fonts-hack "
     "fonts-jetbrains-mono fonts-mplus fonts-adf-gillius fonts-adf-switzera "
-    "fonts-adf-universalis fonts-ferrite-core fonts-3270"
+    "fonts-adf-universalis fonts-ferrite-core fonts-3270 "
+    # condensed, heavy, italic and display faces, as HUDs draw digits
+    "fonts-noto-extra fonts-aenigma fonts-roadgeek fonts-paratype fonts-yanone-kaffeesatz fonts-f500 "
+    "fonts-b612 fonts-cabin fonts-dosis fonts-jura fonts-beteckna fonts-millimetre fonts-national-park "
+    "fonts-tiresias fonts-ocr-b fonts-clear-sans fonts-manrope fonts-sora fonts-allerta fonts-dustin "
+    "fonts-tuffy fonts-routed-gothic"
 ).split()
 
 # Font files by name. Symbol, script, math and variable fonts are left out: they either lack
@@ -65,12 +83,17 @@ FONT_FILES = re.compile(
     r"|Roboto|OpenSans|Lato|Cantarell|BebasNeue|DSEG(7|14)(Classic|Modern)-|OSP-DIN|Play-"
     r"|Quicksand|Comfortaa|LeagueSpartan|Inter(Display)?-|Karla-|Oxygen|Arimo|Cousine|Tinos|Carlito"
     r"|Hack|JetBrainsMono|Mplus(1|2|1Code|CodeLatin60)-|GilliusADF-|SwitzeraADF|UniversalisADF"
-    r"|FerriteCore|3270)"
+    r"|FerriteCore|3270|RG20|PT[CFNS]\d|YanoneKaffeesatz|f500|B612|Cabin-|Dosis|Jura|Beteckna|millimetre"
+    r"|NationalPark|tiresias|OCRB|ClearSans|Manrope|Sora|allerta_medium|Balker|Dustismo|Tuffy|routed-gothic)"
     r".*\.(ttf|otf)$")
 
 # Shapes that are not glyphs of the charset. Letters are dropped per font where they draw the
 # same as a charset glyph (DSEG's O is its 0): a label the pixels cannot carry teaches noise.
 REJECT_LETTERS = "OoIlSBZAgDQUCGbqdeasTLJEFHKMNPRVWXYhkntuvxyz!?&#@$()[]|<>=*~^_\"'"
+# fonts-aenigma's 465 display faces (one per family: stencils, squares, techno, heavy italics):
+# drawn for this share of lines, so they widen the shapes seen without outnumbering text faces
+DISPLAY_DIR = "aenigma"
+DISPLAY_SHARE = 0.3
 VALIDATION_SHARE = 6  # one family in this many is held out for validation and calibration
 
 
@@ -81,12 +104,14 @@ class FontFace:
     chars: str  # the charset glyphs it draws
     rejects: str  # the letters that draw unlike every charset glyph
     digit_height: float  # ink height of the digits per unit of em size
+    display: bool  # one of the decorative display faces (fonts-aenigma)
 
 
 def font_files() -> list[Path]:
     if not FONT_DIR.is_dir():
         raise SystemExit(f"{FONT_DIR} is missing: install the fonts (apt-get install {' '.join(APT_PACKAGES)})")
-    files = sorted(p for p in FONT_DIR.rglob("*") if FONT_FILES.match(p.name))
+    files = sorted(p for p in FONT_DIR.rglob("*") if FONT_FILES.match(p.name)
+                   or (DISPLAY_DIR in p.parts and p.suffix.lower() in (".ttf", ".otf")))
     if not files:
         raise SystemExit(f"no fonts found: apt-get install {' '.join(APT_PACKAGES)}")
     return files
@@ -136,7 +161,10 @@ def inspect_font(path: Path) -> FontFace | None:
     family = re.split(r"[-.]", path.name)[0]
     if family.startswith("DSEG"):
         rejects = []  # segment letters are digits' segments: its T is a 7, its Z a 2
-    return FontFace(str(path), family, chars, "".join(rejects), (bottom - top) / 64)
+    display = DISPLAY_DIR in path.parts
+    if display:
+        family = path.stem  # one face per family there
+    return FontFace(str(path), family, chars, "".join(rejects), (bottom - top) / 64, display)
 
 
 def load_faces(workers: int) -> list[FontFace]:
@@ -230,30 +258,39 @@ def _digits(rng: np.random.Generator, lo: int, hi: int) -> str:
 
 
 def pick_text(rng: np.random.Generator, face: FontFace) -> list[Item]:
-    """A HUD-like string: numbers, times, percentages, fractions, signs; or a reject mix."""
+    """A HUD-like string: numbers, times, percentages, fractions, signs, thousands; or a
+    reject mix."""
     has = set(face.chars)
     kind = rng.random()
-    if kind < 0.30:
+    small_from = 99  # characters from this index on are drawn smaller (Melee's centiseconds)
+    if kind < 0.27:
         s = _digits(rng, 1, 4)
-    elif kind < 0.40 and ":" in has:
+    elif kind < 0.37 and ":" in has:
         s = f"{_digits(rng, 1, 2)}:{_digits(rng, 2, 2)}"
-        if rng.random() < 0.3 and "." in has:
+        r = rng.random()
+        if r < 0.25 and "." in has:
             s += "." + _digits(rng, 1, 2)
-    elif kind < 0.49 and "%" in has:
+        elif r < 0.45:  # centiseconds in smaller type on the baseline, no dot
+            small_from = len(s)
+            s += _digits(rng, 2, 2)
+    elif kind < 0.45 and "%" in has:
         s = _digits(rng, 1, 3) + "%"
-    elif kind < 0.56 and "/" in has:
-        s = _digits(rng, 1, 3) + "/" + _digits(rng, 1, 3)
-    elif kind < 0.62 and "." in has:
+    elif kind < 0.51 and "/" in has:
+        s = "/".join(_digits(rng, 1, 3) for _ in range(int(rng.integers(2, 4))))
+    elif kind < 0.57 and "." in has:
         s = _digits(rng, 1, 3) + "." + _digits(rng, 1, 2)
-    elif kind < 0.70 and ("+" in has or "-" in has):
+    elif kind < 0.63 and "," in has:
+        s = _digits(rng, 1, 3) + "," + _digits(rng, 3, 3)
+    elif kind < 0.69 and ("+" in has or "-" in has):
         s = rng.choice([c for c in "+-" if c in has]) + _digits(rng, 1, 3)
     else:
         return _reject_text(rng, face)
+    small_scale = float(rng.uniform(0.65, 0.85))
     items = []
-    for c in s:
+    for i, c in enumerate(s):
         # a sign or unit drawn smaller than the digits, bottom aligned (Melee's 18%)
         scale = float(rng.uniform(0.5, 1.0)) if c == "%" and rng.random() < 0.4 else 1.0
-        items.append(Item("char", c, CHARSET.index(c), scale))
+        items.append(Item("char", c, CHARSET.index(c), small_scale if i >= small_from else scale))
     return items
 
 
@@ -356,7 +393,7 @@ def render_line(rng: np.random.Generator, face: FontFace, items: Sequence[Item]
     dl = ImageDraw.Draw(label)
     dl.fontmode = "1"  # no anti-aliasing: an edge pixel must carry one item's index, not a blend
     x = float(pad)
-    stroke = int(rng.choice([1, 2, 3]) * max(1, R / 20)) if rng.random() < 0.25 else 0
+    stroke = int(rng.choice([1, 2, 3, 4]) * max(1, R / 20)) if rng.random() < 0.3 else 0
     outline = Image.new("L", (W, H)) if stroke else None
     for i, (it, g) in enumerate(zip(items, gaps)):
         if it.kind == "icon":
@@ -419,7 +456,7 @@ def render_line(rng: np.random.Generator, face: FontFace, items: Sequence[Item]
     img = img * (1 - a_text) + fill * a_text
 
     # geometry: italic shear and horizontal stretch, about the line's centre
-    shear = float(rng.normal(0, 0.08)) + (0.2 if rng.random() < 0.15 else 0.0)
+    shear = float(rng.normal(0, 0.08)) + (float(rng.uniform(0.1, 0.3)) if rng.random() < 0.25 else 0.0)
     # Letters keep their own proportions: an O squeezed to a 0's width *is* a 0, and a
     # reject label on it taught the model to doubt every narrow 0 (Valorant's read 0.94).
     squeeze = (0.9, 1.12) if any(it.kind == "letter" for it in items) else (0.6, 1.35)
@@ -447,27 +484,84 @@ def render_line(rng: np.random.Generator, face: FontFace, items: Sequence[Item]
     return grey, lab, k, bright
 
 
+def reader_patches(grey: np.ndarray, rng: np.random.Generator) -> list[tuple[int, int, int, np.ndarray]]:
+    """Every patch the glyph reader would classify on this crop, as (first column, one past the
+    last, first row, patch): its glyphs over the line's rows (and over their own rows when they
+    may be a smaller run), the parts of its splits of wide blobs, the unions of overlapping
+    blobs, and the ink it left out of the text. Cut by the reader's own code
+    (engine/vision/glyphread.py), so the model learns the patches it will be given; one line
+    in five is cut at the reader's retry level instead (Otsu among the pixels below the first
+    cut)."""
+    text = G._text(grey, READER)
+    cut = text.cut
+    if rng.random() < 0.2:
+        cut = G._lower_cut(text) or cut
+    layout = G._layout(G._ink(text, cut), READER)
+    if layout is None:
+        return []
+    blobs, top, bottom = layout.blobs, layout.top, layout.bottom
+    out: list[tuple[int, int, int, np.ndarray]] = []
+
+    def add(b: Any, level: float, small: tuple[int, int] | None, own_only: bool = False) -> None:
+        x0, x1 = b.x0, b.x1
+        if own_only:
+            used = np.flatnonzero(G._own(layout.ink, b, layout.rows, b.x0, b.x1).any(axis=0))
+            if not used.size:
+                return
+            x0, x1 = b.x0 + int(used[0]), b.x0 + int(used[-1]) + 1
+        rows = G._rows_of(layout, b)
+        out.append((x0, x1, rows.start, G._patch(layout.ink, rows, b, level, x0, x1, own_only=own_only)))
+        if small is not None:
+            out.append((b.x0, b.x1, small[0], G._patch(layout.ink, slice(*small), b, level, b.x0, b.x1,
+                                                        own_only=own_only)))
+
+    kept = layout.kept()
+    for i in kept:
+        b = blobs[i]
+        add(b, layout.levels[i], layout.small[i] or (
+            (b.y0, b.y1) if G._short(b, top, bottom, G._MAYBE_SMALL) else None))
+    for tail in layout.tails:
+        for i in tail:
+            add(blobs[i], layout.levels[i], layout.small[i])
+    if kept:
+        widest = G._widest(None, layout, kept)  # type: ignore[arg-type]  # no max_aspect: the reader's default
+        for i in kept:
+            b = blobs[i]
+            if b.w > widest:
+                for parts in G._splits(layout, b, widest):
+                    pairs = list(zip(parts, parts[1:])) if len(parts) > 2 else []
+                    for a, z in [*parts, *((p[0], q[1]) for p, q in pairs)]:
+                        out.append((a, z, top, G._patch(layout.ink, layout.rows, b, layout.levels[i], a, z)))
+    for chain in layout.chains:
+        u = G._union(blobs, chain)
+        add(u, max(layout.levels[i] for i in chain), (u.y0, u.y1) if G._short(u, top, bottom) else None)
+    for chain in [(i,) for i in layout.leftover] + G._chains(list(blobs), list(layout.leftover)):
+        u = G._union(blobs, chain)
+        add(u, max(layout.levels[i] for i in chain), (u.y0, u.y1) if G._short(u, top, bottom) else None,
+            own_only=True)
+    return out
+
+
 def line_samples(rng: np.random.Generator, face: FontFace) -> list[tuple[np.ndarray, int]]:
-    """Patches of one rendered line and their labels (ambiguous patches left out)."""
+    """Patches of one rendered line as the reader cuts them, and their labels (ambiguous
+    patches left out)."""
     items = pick_text(rng, face)
     out = render_line(rng, face, items)
     if out is None:
         return []
     grey, lab, k, bright = out
-    # the crop a game file would give: the text's box and a margin of 1..4 px
+    # the crop a game file would give: the text's box and a margin of 2..5 px (the reader nulls
+    # text touching the box's edge, so a tighter box teaches nothing)
     ys, xs = np.nonzero(lab)
     if ys.size == 0:
         return []
-    m = int(rng.integers(1, 5))
+    m = int(rng.integers(2, 6))
     y0, y1 = max(0, ys.min() // k - m), min(grey.shape[0], ys.max() // k + 1 + m)
     x0, x1 = max(0, xs.min() // k - m), min(grey.shape[1], xs.max() // k + 1 + m)
     crop = grey[y0:y1, x0:x1]
     if crop.size == 0 or int(crop.min()) == int(crop.max()):
         return []
-    ink = binarise(crop, bright)
-    if ink.mean() > 0.6:  # the split took the background: the reader would fail the line
-        return []
-    cuts = cut_glyphs(ink)
+    cuts = reader_patches(crop, rng)
     # label mass per item and render column, to attribute each cut
     n = len(items)
     cols = np.zeros((n + 1, lab.shape[1] + 1), np.int64)
@@ -475,26 +569,35 @@ def line_samples(rng: np.random.Generator, face: FontFace) -> list[tuple[np.ndar
         cols[i, 1:] = np.cumsum((lab == i).sum(axis=0))
     totals = cols[:, -1]
     samples = []
-    for c, patch in zip(cuts, patches_of(ink, cuts)):
-        a, b = (c.x0 + x0) * k, min(lab.shape[1], (c.x1 + x0) * k)
+    for a0, a1, top, patch in cuts:
+        if patch.size == 0 or not (patch >= 0.5).any():
+            continue
+        a, b = (a0 + x0) * k, min(lab.shape[1], (a1 + x0) * k)
         share = np.array([(cols[i, b] - cols[i, a]) / totals[i] if totals[i] else 0.0
                           for i in range(1, n + 1)])
-        if share.size == 0 or share.max() < 0.3:
-            continue  # a speck of damage, not drawn: nothing to learn from it
+        if share.size == 0:
+            continue
         best = int(share.argmax())
         others = np.delete(share, best)
+        if share[best] < 0.05:
+            # nothing drawn there: background texture or capture damage the reader took for ink
+            if (patch >= 0.5).sum() >= 4:
+                samples.append((patch, REJECT))
+            continue
+        if share[best] < 0.3:
+            continue  # a speck of a glyph: nothing to learn from it
         if others.size and others.max() >= 0.5:
             label = REJECT  # two glyphs touching
         elif share[best] >= 0.85 and (others.size == 0 or others.max() < 0.25):
             label = items[best].label
             if label != REJECT:
-                fit = _ink_fit(patch, lab == best + 1, k, grey.shape, (x0 + c.x0, y0 + c.top))
+                fit = _ink_fit(patch, lab == best + 1, k, grey.shape, (x0 + a0, y0 + top))
                 if fit < 0.4:
                     label = REJECT  # damage, not the glyph: the split took noise or background
                 elif fit < 0.7:
                     continue
         elif share[best] < 0.6 and (others.size == 0 or others.max() < 0.25):
-            if items[best].text in ":./%+-":
+            if items[best].text in ":./%+-,":
                 continue  # a dot of a colon, a segment of DSEG's minus: a glyph of its own
             label = REJECT  # part of a digit
         else:
@@ -512,7 +615,7 @@ def _ink_fit(patch: np.ndarray, mask: np.ndarray, k: int, shape: tuple[int, ...]
     drawn = small[y:y + patch.shape[0], x:x + patch.shape[1]] > 0.25
     if drawn.shape != patch.shape or not drawn.any() or not patch.any():
         return 0.0
-    ink = patch > 0
+    ink = patch >= 0.5
     near = cv2.dilate(drawn.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     precision = (ink & near).sum() / ink.sum()
     covered = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -524,13 +627,18 @@ def generate(args: tuple[int, int, Sequence[FontFace]]) -> tuple[np.ndarray, np.
     """Canvases, log aspects and labels of the glyphs of ``count`` lines seeded by ``seed``."""
     seed, count, faces = args
     rng = np.random.default_rng(seed)
-    families = sorted({f.family for f in faces})
-    by_family = {fam: [i for i, f in enumerate(faces) if f.family == fam] for fam in families}
+    groups = [sorted({f.family for f in faces if f.display == d}) for d in (False, True)]
+    by_family = {fam: [i for i, f in enumerate(faces) if f.family == fam] for g in groups for fam in g}
     canvases, aspects, labels = [], [], []
     for _ in range(count):
         # a family first, then one of its faces: Inter's 36 faces weigh as much as OSP-DIN's one
-        fi = int(rng.choice(by_family[families[int(rng.integers(len(families)))]]))
-        for patch, label in line_samples(rng, faces[fi]):
+        group = groups[1] if groups[1] and (rng.random() < DISPLAY_SHARE or not groups[0]) else groups[0]
+        fi = int(rng.choice(by_family[group[int(rng.integers(len(group)))]]))
+        try:
+            samples = line_samples(rng, faces[fi])
+        except (OSError, ValueError):  # a face FreeType cannot draw at this size: no line
+            samples = []
+        for patch, label in samples:
             canvas, aspect = normalise(patch, HEIGHT, WIDTH)
             canvases.append(canvas)
             aspects.append(aspect)
@@ -540,34 +648,115 @@ def generate(args: tuple[int, int, Sequence[FontFace]]) -> tuple[np.ndarray, np.
     return np.stack(canvases), np.array(aspects, np.float32), np.array(labels, np.int64)
 
 
-def dataset(faces: Sequence[FontFace], lines: int, seed: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs and labels of ``lines`` rendered lines (chunks seeded by index, so the
-    result does not depend on the number of workers)."""
+def dataset(faces: Sequence[FontFace], lines: int, seed: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canvases (uint8, 255 = ink), log aspects and labels of ``lines`` rendered lines (chunks
+    seeded by index, so the result does not depend on the number of workers)."""
     chunk = 500
     jobs = [(seed * 1_000_003 + i, min(chunk, lines - i * chunk), faces)
             for i in range((lines + chunk - 1) // chunk)]
     with ProcessPoolExecutor(workers) as pool:
         parts = list(pool.map(generate, jobs))
-    canvases = np.concatenate([p[0] for p in parts])
-    aspects = np.concatenate([p[1] for p in parts])
-    return features_of(canvases, aspects), np.concatenate([p[2] for p in parts])
+    canvases = np.concatenate([np.round(p[0] * 255).astype(np.uint8) for p in parts])
+    return canvases, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
+def cached_dataset(faces: Sequence[FontFace], lines: int, seed: int, workers: int,
+                   cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`dataset`, kept in ``cache`` under a hash of the rendering code (this file from CHARSET
+    up to the model), the faces and the arguments: training runs re-use the rendered glyphs."""
+    if cache is None:
+        return dataset(faces, lines, seed, workers)
+    source = Path(__file__).read_text(encoding="utf-8").split(_MODEL_MARK)[0]
+    source = source[source.index("\nCHARSET = "):]  # the code, not the docstring
+    key = hashlib.sha1(json.dumps([source, [f.path for f in faces], lines, seed]).encode()).hexdigest()[:16]
+    path = cache / f"glyphs-{key}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return z["canvases"], z["aspects"], z["labels"]
+    canvases, aspects, labels = dataset(faces, lines, seed, workers)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, canvases=canvases, aspects=aspects, labels=labels)
+    return canvases, aspects, labels
+
+
+_MODEL_MARK = "# " + "-" * 87 + "\n# The model"
 # ---------------------------------------------------------------------------------------
-# The model: an MLP trained with Adam on softmax cross-entropy, in numpy
+# The model: a small CNN trained with PyTorch, served in numpy + OpenCV (engine/vision/digits.py)
 
-def init_layers(rng: np.random.Generator, sizes: Sequence[int]) -> list[list[np.ndarray]]:
-    return [[(rng.normal(0, np.sqrt(2 / a), (a, b))).astype(np.float32), np.zeros(b, np.float32)]
-            for a, b in zip(sizes[:-1], sizes[1:])]
+def build_net(convs: Sequence[int], dense: int, classes: int) -> Any:
+    """conv 3x3 -> ReLU -> max pool 2, twice (24 -> 22 -> 11 -> 9 -> 4), flattened channels-last,
+    the log aspect appended, one hidden dense layer, the outputs."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    side = ((HEIGHT - 2) // 2 - 2) // 2
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1 = nn.Conv2d(1, convs[0], 3)
+            self.c2 = nn.Conv2d(convs[0], convs[1], 3)
+            self.f1 = nn.Linear(side * side * convs[1] + 1, dense)
+            self.f2 = nn.Linear(dense, classes)
+
+        def forward(self, x: Any, aspect: Any) -> Any:
+            x = F.max_pool2d(F.relu(self.c1(x)), 2)
+            x = F.max_pool2d(F.relu(self.c2(x)), 2)
+            x = torch.cat([x.permute(0, 2, 3, 1).flatten(1), aspect[:, None]], 1)
+            return self.f2(F.relu(self.f1(x)))
+
+    return Net()
 
 
-def forward(layers: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    acts = [x]
-    for w, b in layers[:-1]:
-        x = np.maximum(x @ w + b, 0)
-        acts.append(x)
-    w, b = layers[-1]
-    return x @ w + b, acts
+def train(canvases: np.ndarray, aspects: np.ndarray, y: np.ndarray, convs: Sequence[int], dense: int,
+          epochs: int, seed: int) -> Any:
+    import torch
+    from torch.nn import functional as F
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    net = build_net(convs, dense, REJECT + 1)
+    x = torch.from_numpy(canvases)
+    a = torch.from_numpy(aspects.astype(np.float32))
+    t = torch.from_numpy(y.astype(np.int64))
+    batch = 256
+    steps = epochs * (len(y) // batch)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        order = torch.randperm(len(y), generator=gen)
+        total, t0 = 0.0, time.perf_counter()
+        net.train()
+        for s in range(len(y) // batch):
+            idx = order[s * batch:(s + 1) * batch]
+            xb = x[idx].to(torch.float32)[:, None] / 255
+            loss = F.cross_entropy(net(xb, a[idx]), t[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        print(f"  epoch {epoch + 1}/{epochs}: loss {total / max(1, len(y) // batch):.4f} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    net.eval()
+    return net
+
+
+def export(net: Any) -> dict[str, np.ndarray]:
+    """The net as the arrays engine/vision/digits.py runs: each conv as an im2col matrix
+    (input channel, row, column) x output channel, each dense layer as inputs x outputs."""
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    out = {}
+    for i, name in enumerate(("c1", "c2")):
+        w = sd[f"{name}.weight"]
+        out[f"conv{i}_w"] = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
+        out[f"conv{i}_b"] = sd[f"{name}.bias"]
+    for i, name in enumerate(("f1", "f2")):
+        out[f"dense{i}_w"] = np.ascontiguousarray(sd[f"{name}.weight"].T)
+        out[f"dense{i}_b"] = sd[f"{name}.bias"]
+    return out
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -576,55 +765,11 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def train(x: np.ndarray, y: np.ndarray, sizes: Sequence[int], epochs: int, seed: int,
-          log: bool = True) -> list[list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    layers = init_layers(rng, sizes)
-    m = [[np.zeros_like(p) for p in layer] for layer in layers]
-    v = [[np.zeros_like(p) for p in layer] for layer in layers]
-    batch, lr0, step = 256, 1e-3, 0
-    n = len(x)
-    steps_total = epochs * (n // batch)
-    onehot = np.eye(sizes[-1], dtype=np.float32)
-    # No label smoothing: it caps every confident score near 1 - smooth, and the threshold
-    # then has to separate right from wrong among equal scores (it did: 0.98 for both).
-    smooth = 0.0
-    for epoch in range(epochs):
-        order = rng.permutation(n)
-        loss_sum = 0.0
-        for s in range(n // batch):
-            idx = order[s * batch:(s + 1) * batch]
-            xb, yb = x[idx], y[idx]
-            logits, acts = forward(layers, xb)
-            p = softmax(logits)
-            target = onehot[yb] * (1 - smooth) + smooth / sizes[-1]
-            loss_sum += float(-(target * np.log(p + 1e-9)).sum(axis=1).mean())
-            g = (p - target) / len(idx)
-            lr = lr0 * 0.5 * (1 + np.cos(np.pi * step / steps_total))  # cosine decay
-            step += 1
-            for li in range(len(layers) - 1, -1, -1):
-                w, _ = layers[li]
-                gw = acts[li].T @ g
-                gb = g.sum(axis=0)
-                if li:
-                    g = (g @ w.T) * (acts[li] > 0)
-                for j, grad in enumerate((gw, gb)):
-                    m[li][j] = 0.9 * m[li][j] + 0.1 * grad
-                    v[li][j] = 0.999 * v[li][j] + 0.001 * grad * grad
-                    mh = m[li][j] / (1 - 0.9 ** step)
-                    vh = v[li][j] / (1 - 0.999 ** step)
-                    layers[li][j] -= (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
-        if log:
-            print(f"  epoch {epoch + 1}/{epochs}: loss {loss_sum / max(1, n // batch):.4f}", flush=True)
-    return layers
-
-
-def fit_temperature(logits: Sequence[np.ndarray], y: np.ndarray) -> float:
-    """The softmax temperature minimising the validation log-loss of the members' mean
-    probability (a grid is enough)."""
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The softmax temperature minimising the validation log-loss (a grid is enough)."""
     best, best_t = np.inf, 1.0
     for t in np.exp(np.linspace(np.log(0.5), np.log(4), 50)):
-        p = np.mean([softmax(z / t) for z in logits], axis=0)
+        p = softmax(logits / t)
         nll = -np.log(p[np.arange(len(y)), y] + 1e-12).mean()
         if nll < best:
             best, best_t = nll, float(t)
@@ -663,13 +808,14 @@ def probe_patches() -> list[np.ndarray]:
     return out
 
 
-# One net of 384 and 192 units. Measured on the same 235k glyphs through the glyph reader on
-# 72 real crops (24 crops x none / 720p / JPEG 60), with the call time for a 3-glyph number on
-# this loaded 2-core machine: 1 x 384/192 read 35 right in 0.10 ms; the mean of 3 such nets 40
-# in 0.25 ms; 3 x 192/96 33 in 0.17 ms; none read a glyph wrong. Reading the first layer's
-# weights is the call's cost, so one net is the speed budget's choice.
-DEFAULTS = {"lines": 80_000, "val_lines": 15_000, "epochs": 12, "hidden": [384, 192],
-            "members": 1, "seed": 7, "max_wrong": 1 / 2000}
+# max_wrong 1/200 of validation glyphs, not 1/2000: the validation glyphs include every blob the
+# reader hands over (background texture, split parts, left-out ink), most of which the reader's
+# other guards (margins, layout, left-out ink) null anyway. On the corpus's tune rows (holdout
+# never used), with this model: 1/2000 (threshold 0.986) read 36% of crops right under 7 capture
+# variants, 1/500 (0.956) 33%, 1/200 (0.894) 42% with 3 wrong of 2,562 stressed reads (0.12%),
+# 1/100 (0.802) 50% with 4 wrong. 6 epochs: 87-280 s each on the loaded 2-core machine.
+DEFAULTS = {"lines": 100_000, "val_lines": 15_000, "epochs": 6, "convs": [16, 32], "dense": 96,
+            "seed": 7, "max_wrong": 1 / 200}
 
 
 def recorded_settings() -> dict[str, object]:
@@ -683,30 +829,43 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--lines", type=int, default=DEFAULTS["lines"], help="training lines rendered")
     ap.add_argument("--val-lines", type=int, default=DEFAULTS["val_lines"])
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    ap.add_argument("--hidden", type=int, nargs="+", default=DEFAULTS["hidden"])
-    ap.add_argument("--members", type=int, default=DEFAULTS["members"], help="nets averaged")
+    ap.add_argument("--convs", type=int, nargs=2, default=DEFAULTS["convs"], help="channels of the two convs")
+    ap.add_argument("--dense", type=int, default=DEFAULTS["dense"], help="units of the hidden dense layer")
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/otrig-digit-glyphs"),
+                    help="keep the rendered glyphs here (re-used while the rendering code, faces and "
+                         "arguments are the same)")
+    ap.add_argument("--render-only", action="store_true", help="render (and cache) the glyphs, then stop")
+    ap.add_argument("--print-packages", action="store_true", help="print the Debian font packages and stop")
     args = ap.parse_args(argv)
+    if args.print_packages:
+        print(" ".join(APT_PACKAGES))
+        return
     max_wrong = float(DEFAULTS["max_wrong"])  # type: ignore[arg-type]
     t0 = time.perf_counter()
     faces = load_faces(args.workers)
     train_faces, val_faces = split_faces(faces)
-    print(f"{len(faces)} faces ({len({f.family for f in faces})} families): "
-          f"{len(train_faces)} train, {len(val_faces)} validation", flush=True)
-    x, y = dataset(train_faces, args.lines, args.seed, args.workers)
-    xv, yv = dataset(val_faces, args.val_lines, args.seed + 1, args.workers)
+    print(f"{len(faces)} faces ({len({f.family for f in faces})} families, "
+          f"{sum(f.display for f in faces)} display): {len(train_faces)} train, {len(val_faces)} validation",
+          flush=True)
+    cx, ax, y = cached_dataset(train_faces, args.lines, args.seed, args.workers, args.cache)
+    cv, av, yv = cached_dataset(val_faces, args.val_lines, args.seed + 1, args.workers, args.cache)
     t1 = time.perf_counter()
-    print(f"{len(x)} train and {len(xv)} validation glyphs rendered in {t1 - t0:.0f} s; "
+    print(f"{len(y)} train and {len(yv)} validation glyphs in {t1 - t0:.0f} s; "
           f"class counts {np.bincount(y, minlength=REJECT + 1).tolist()}", flush=True)
-    sizes = [x.shape[1], *args.hidden, REJECT + 1]
-    nets = [train(x, y, sizes, args.epochs, args.seed + m) for m in range(args.members)]
-    # as stored (float16, see below), so the calibration is measured on the shipped weights
-    nets = [[[p.astype(np.float16).astype(np.float32) for p in layer] for layer in layers] for layers in nets]
+    if args.render_only:
+        return
+    net = train(cx, ax, y, args.convs, args.dense, args.epochs, args.seed)
+    arrays: dict[str, Any] = export(net)
     t2 = time.perf_counter()
-    logits = [forward(layers, xv)[0] for layers in nets]
+    # calibrated on the serving code's own logits of the validation glyphs
+    from engine.vision.digits import DigitReader
+    reader = DigitReader(arrays, CHARSET, HEIGHT, WIDTH, threshold=0.5, temperature=1.0, settings={})
+    feats = np.concatenate([cv.reshape(len(cv), -1).astype(np.float32) / 255, av[:, None]], axis=1)
+    logits = np.concatenate([reader.logits(feats[i:i + 4096]) for i in range(0, len(feats), 4096)])
     temperature = fit_temperature(logits, yv)
-    pv = np.mean([softmax(z / temperature) for z in logits], axis=0)
+    pv = softmax(logits / temperature)
     threshold = choose_threshold(pv, yv, max_wrong)
     chars = pv[:, :REJECT]
     accepted = chars.max(axis=1) >= threshold
@@ -723,7 +882,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     meta: dict[str, object] = {
         **recorded_settings(),
         "lines": args.lines, "val_lines": args.val_lines, "epochs": args.epochs,
-        "hidden": args.hidden, "members": args.members, "seed": args.seed,
+        "convs": list(args.convs), "dense": args.dense, "seed": args.seed,
         "threshold": threshold, "temperature": temperature,
         "threshold_rule": f"lowest validation score above which at most {max_wrong:.4g} of glyphs read wrong",
         "fonts": len(faces), "families": len({f.family for f in faces}),
@@ -731,17 +890,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "val_families": sorted({f.family for f in val_faces}),
         "train_glyphs": int(len(y)), "class_counts": np.bincount(y, minlength=REJECT + 1).tolist(),
         "render_seconds": round(t1 - t0, 1), "train_seconds": round(t2 - t1, 1),
+        "torch": __import__("torch").__version__,
         **stats,
     }
-    # float16 on disk halves the file (3.3 -> 1.7 MB); the reader computes in float32
-    arrays: dict[str, Any] = {f"{kind}{m}_{i}": p.astype(np.float16) for m, layers in enumerate(nets)
-              for i, (w, b) in enumerate(layers) for kind, p in (("w", w), ("b", b))}
-    head: dict[str, Any] = {"layers": np.array(len(nets[0])), "members": np.array(len(nets)),
-                            "meta": np.array(json.dumps(meta))}
+    head: dict[str, Any] = {"meta": np.array(json.dumps(meta))}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **head, **arrays)
     # the serving code's view of the fresh weights on the fixed probes (see the tests)
-    from engine.vision.digits import DigitReader
     reader = DigitReader.load(args.out)
     probe = reader.probabilities(reader.features(probe_patches()))
     np.savez_compressed(args.out, **head, probe=probe.astype(np.float32), **arrays)
