@@ -407,10 +407,19 @@ class Graph:
                 if screen.mode == "all":
                     score = min(confs)
                 break
+        if winner is None and time.perf_counter() > fc.deadline:
+            # the budget ran out before every screen was tried: which one is up is unknown,
+            # and the default would be a guess that gates everything else off (issue 16)
+            obj: dict[str, Any] = {"name": None,
+                                   "null_reasons": {"name": f"time budget: the frame's {self.budget_ms:g} ms were "
+                                                            f"used up before every screen was tried"}}
+            if proc.confidence:
+                obj["confidence"] = None
+            return obj, False
         name = winner.name if winner else proc.default
         if winner:
             st.screen_last[proc.name] = winner.name
-        obj: dict[str, Any] = {"name": name}
+        obj = {"name": name}
         if proc.confidence:
             obj["confidence"] = None if score is None else round(float(score), 3)
         return obj, winner is not None

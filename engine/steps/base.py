@@ -79,6 +79,9 @@ class CompileContext:
     mapper: RegionMapper
     used_regions: set[str]
     loaded_files: list[Path] = field(default_factory=list)  # watched for --reload
+    # load-time engines shared by the steps that use them alike (OCR: one per Tesseract
+    # setting, its APIs built here, not on a frame); keyed by the step type's own config
+    engines: dict[Any, Any] = field(default_factory=dict)
 
     def region(self, name: str, path: KeyPath) -> CompiledRegion:
         """The region called ``name``, now counted as used; an unknown name is an error at ``path``."""

@@ -64,11 +64,14 @@ class OcrStep(TextStep):
 
     @staticmethod
     def _read_with(config: OcrConfig, chain: PrepChain, ctx: CompileContext, path: KeyPath) -> OcrRead:
-        try:
-            engine = OcrEngine(config)
-            engine.warm()
-        except OcrUnavailable as e:
-            raise ctx.src.error(path, str(e)) from None
+        engine = ctx.engines.get(config)
+        if engine is None:
+            try:
+                engine = OcrEngine(config)
+                engine.warm()
+            except OcrUnavailable as e:
+                raise ctx.src.error(path, str(e)) from None
+            ctx.engines[config] = engine
         return OcrRead(memo_key=(config, tuple(label for label, _ in chain)), chain=chain, engine=engine)
 
 

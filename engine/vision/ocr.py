@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,15 +57,25 @@ class OcrConfig:
     tessdata: str | None = None  # folder with <lang>.traineddata; None = the system's
 
 
+# Tesseract APIs per setting: as many as OCR reads can run at once to any use (this machine
+# has 2 cores; tesserocr releases the GIL while it reads), at most 4.
+APIS = max(1, min(4, os.cpu_count() or 1))
+
+
 class OcrEngine:
     """Reads text from a prepared crop. Holds per-thread Tesseract APIs for one config."""
 
-    def __init__(self, config: OcrConfig):
+    def __init__(self, config: OcrConfig, apis: int = APIS):
         self.config = config
+        self.apis = max(1, apis)
         self.tessdata = config.tessdata or default_tessdata()
-        # A pool rather than one API per thread: API objects are not thread-safe, cost
-        # ~100 ms to create, and a server only needs as many as frames it runs at once.
+        # A pool rather than one API per thread: API objects are not thread-safe and cost
+        # ~90 ms and ~12 MB each. All are built at load time (warm); a read waits for a free
+        # one, never builds one inside a frame's time budget (a server's new worker threads
+        # did, and ran out of budget on their first frames: issue 16).
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
+        self._built = 0  # APIs made so far (in the pool or in use)
+        self._lock = threading.Lock()
         if tesserocr is None and shutil.which("tesseract") is None:
             raise OcrUnavailable("Tesseract is not installed: install the Debian package tesseract-ocr "
                                  "(or pip install tesserocr)")
@@ -82,9 +93,12 @@ class OcrEngine:
         return api
 
     def warm(self) -> None:
-        """Create one API now (load time), so the first frame does not pay for it."""
+        """Create the pool's APIs now (load time), so no frame pays for one."""
         if tesserocr is not None:
-            self._pool.put(self._new_api())
+            with self._lock:
+                n, self._built = self.apis - self._built, self.apis
+            for _ in range(n):
+                self._pool.put(self._new_api())
 
     def read(self, img: np.ndarray) -> tuple[str, float]:
         """Text and mean confidence (0-100) of a grey or BGR crop."""
@@ -98,7 +112,11 @@ class OcrEngine:
         try:
             api = self._pool.get_nowait()
         except queue.Empty:
-            api = self._new_api()
+            with self._lock:
+                build = self._built < self.apis  # not warmed: the first ones are built on demand
+                if build:
+                    self._built += 1
+            api = self._new_api() if build else self._pool.get()  # else wait: a read takes 2-7 ms
         try:
             h, w = img.shape[:2]
             bpp = 1 if img.ndim == 2 else 3
