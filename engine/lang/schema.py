@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from engine.lang.errors import GameFileError
+from engine.lang.errors import GameFileError, GameFileErrors, Problems
 from engine.lang.yamlsrc import KeyPath, Located
 
 MISSING = dataclasses.MISSING
@@ -506,6 +506,15 @@ def describe(value: Any) -> str:
 
 # --- parsing -------------------------------------------------------------------------------
 
+# Keys the loader ignores, at any level: a home for YAML anchors (`x-white: &white [...]`,
+# then `ranges: *white`), as Compose files have them.
+EXTENSION_KEY = "^x-"
+
+
+def _extension(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith("x-")
+
+
 def parse(cls: type, data: Any, path: KeyPath, src: Located) -> Any:
     """Build a ``cls`` dataclass from YAML data, checking every key, type and rule."""
     if data is None:
@@ -517,23 +526,29 @@ def parse(cls: type, data: Any, path: KeyPath, src: Located) -> Any:
     choice = next((c for _, f, h in spec if (c := tagged_choice(f, h)) is not None), None)
     known = {k for k, f, h in spec if not tagged_choice(f, h)}
     tags = [k for k in data if choice is not None and k in choice.types]
-    unknown = [k for k in data if k not in known and k not in tags]
-    if unknown:
-        listed = f"one of: {', '.join(sorted(known))}"
-        if choice is not None:
-            listed = f"{choice.a_what()} ({choice.names()}) or {listed}"
-        raise src.error(path + (unknown[0],), f"unknown key; expected {listed}")
+    unknown = [k for k in data if k not in known and k not in tags and not _extension(k)]
+    # Every independent problem of the mapping is reported in one pass: each unknown key, each
+    # value that does not convert, each missing key; the rules between keys only once all
+    # convert (they would report the same problem again).
+    problems = Problems()
+    listed = f"one of: {', '.join(sorted(known))}"
+    if choice is not None:
+        listed = f"{choice.a_what()} ({choice.names()}) or {listed}"
+    for k in unknown:
+        problems.add(src.error(path + (k,), f"unknown key; expected {listed}"))
     kwargs: dict[str, Any] = {}
     for key, f, hint in spec:
-        if (c := tagged_choice(f, hint)) is not None:
-            if len(tags) != 1:
-                raise src.error(path, f"expected exactly one {c.what} key ({c.names()}), "
-                                      f"got {', '.join(map(str, data)) or 'none'}")
-            kwargs[f.name] = c.convert_named(tags[0], data[tags[0]], path + (tags[0],), src)
-        elif key in data:
-            kwargs[f.name] = convert(hint, data[key], path + (key,), src, bounds_of(f))
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise src.error(path, f"missing required key '{key}'" + (f" ({f.metadata['help']})" if f.metadata.get("help") else ""))
+        with problems.check():
+            if (c := tagged_choice(f, hint)) is not None:
+                if len(tags) != 1:
+                    raise src.error(path, f"expected exactly one {c.what} key ({c.names()}), "
+                                          f"got {', '.join(map(str, data)) or 'none'}")
+                kwargs[f.name] = c.convert_named(tags[0], data[tags[0]], path + (tags[0],), src)
+            elif key in data:
+                kwargs[f.name] = convert(hint, data[key], path + (key,), src, bounds_of(f))
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise src.error(path, f"missing required key '{key}'" + (f" ({f.metadata['help']})" if f.metadata.get("help") else ""))
+    problems.raise_any()
     return _construct(cls, kwargs, path, src)
 
 
@@ -574,7 +589,7 @@ def convert(tp: Any, value: Any, path: KeyPath, src: Located, bounds: Bounds | N
         for option in same_kind:
             try:
                 return convert(option, value, path, src, bounds)
-            except GameFileError:  # try the next alternative
+            except (GameFileError, GameFileErrors):  # try the next alternative
                 continue
         raise src.error(path, f"expected {' or '.join(expected_text(o, bounds) for o in options)}, got {describe(value)}")
     if tp is Any:
@@ -602,23 +617,34 @@ def convert(tp: Any, value: Any, path: KeyPath, src: Located, bounds: Bounds | N
         if not isinstance(value, list):
             raise src.error(path, f"expected a list, got {describe(value)}")
         _nonempty(value, bounds, path, src)
-        return [convert(args[0], v, path + (i,), src) for i, v in enumerate(value)]
+        problems = Problems()
+        items = []
+        for i, v in enumerate(value):
+            with problems.check():
+                items.append(convert(args[0], v, path + (i,), src))
+        problems.raise_any()
+        return items
     if origin is tuple:
         if not isinstance(value, list) or (args[-1] is not Ellipsis and len(value) != len(args)):
             raise src.error(path, f"expected {expected_text(tp)}, got {describe(value)}")
         kinds = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
         return tuple(convert(k, v, path + (i,), src) for i, (k, v) in enumerate(zip(kinds, value)))
     if origin is dict:
+        if value is None:  # `processors:` with nothing under it: none
+            value = {}
         if not isinstance(value, dict):
             raise src.error(path, f"expected a mapping, got {describe(value)}")
         _nonempty(value, bounds, path, src)
         name = _extra(unwrap(args[0])[1], Name)
         out = {}
+        problems = Problems()
         for k, v in value.items():
-            problem = name.problem(k) if name is not None else None
-            if problem:
-                raise src.error(path + (k,), problem)
-            out[str(k)] = convert(args[1], v, path + (k,), src)
+            with problems.check():
+                problem = name.problem(k) if name is not None else None
+                if problem:
+                    raise src.error(path + (k,), problem)
+                out[str(k)] = convert(args[1], v, path + (k,), src)
+        problems.raise_any()
         return out
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return parse(tp, value, path, src)
@@ -629,7 +655,7 @@ def fits(tp: Any, value: Any) -> bool:
     """Whether ``value`` converts to ``tp`` (for rules that word their own message)."""
     try:
         convert(tp, value, (), Located("", value))
-    except GameFileError:
+    except (GameFileError, GameFileErrors):
         return False
     return True
 
@@ -805,6 +831,8 @@ class SchemaBuilder:
                 out["propertyNames"] = name.schema()
             if bounds is not None and bounds.nonempty:
                 out["minProperties"] = 1
+            else:
+                out["type"] = ["object", "null"]  # convert() reads null as an empty mapping
             return out
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.ref(tp)
@@ -851,7 +879,7 @@ class SchemaBuilder:
         # parse() reads null as an empty mapping: fine where nothing is required
         nullable = not required and not constraints
         out: dict[str, Any] = {"type": ["object", "null"] if nullable else "object", "properties": props,
-                               "additionalProperties": False}
+                               "patternProperties": {EXTENSION_KEY: {}}, "additionalProperties": False}
         if cls.__doc__:
             out["description"] = " ".join(cls.__doc__.split())
         if required:

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.lang.assets import asset_roots
 from engine.lang.shipped import resolve_game_path
-from engine.lang.errors import GameFileError
+from engine.lang.errors import GameFileError, Problems
 from engine.lang.expr import Expr, ExprError, compile_expr
 from engine.runtime.graph import CompiledBand, CompiledField, CompiledProcessor, CompiledRows, CompiledScreen, Graph
 from engine.runtime.model import GameSpec, ProcessorSpec, RowsSpec, parse_game
@@ -163,10 +163,13 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
     known = set(spec.processors)
     compiled: dict[str, CompiledProcessor] = {}
     deps: dict[str, set[str]] = {}
+    problems = Problems()  # each processor's problems, all in one pass
     for name, ps in spec.processors.items():
-        compiled[name] = _compile_processor(name, ps, ctx, known)
-        gates = [compiled[name].gate] + [f.gate for f in compiled[name].fields]
-        deps[name] = set().union(*(g.names for g in gates if g is not None)) - {name}
+        with problems.check():
+            compiled[name] = _compile_processor(name, ps, ctx, known)
+            gates = [compiled[name].gate] + [f.gate for f in compiled[name].fields]
+            deps[name] = set().union(*(g.names for g in gates if g is not None)) - {name}
+    problems.raise_any()
     order = _run_order(spec, deps, src)
     warnings = [f"{src.file}:{src.where(('regions', r))[0]}: regions.{r}: region is declared but no step uses it"
                 for r in spec.regions if r not in ctx.used_regions]
@@ -178,7 +181,10 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
 
 def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known: set[str]) -> CompiledProcessor:
     path = ("processors", name)
-    gate = None if ps.when is None else _compile_gate(ps.when, known, ctx, path + ("when",))
+    problems = Problems()  # the gate's and each field's, in one pass
+    gate = None
+    with problems.check():
+        gate = None if ps.when is None else _compile_gate(ps.when, known, ctx, path + ("when",))
     every = None if ps.every is None else float(ps.every)
     fields: list[CompiledField] = []
     screens: list[CompiledScreen] = []
@@ -190,13 +196,15 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
             earlier.append("row")
         for fname, fs in ps.fields.items():
             fpath = path + ("fields", fname)
-            step = fs.step.compile(ctx, fpath + (fs.step.kind,), earlier)
-            field_gate = None if fs.when is None else _compile_gate(fs.when, known, ctx, fpath + ("when",))
-            agree = tuple(other.compile(ctx, fpath + ("agree", j, other.kind), earlier) for j, other in enumerate(fs.agree))
-            fields.append(CompiledField(name=fname, step=step, stable_for=fs.stable_for, vote=fs.vote,
-                                        monotonic=fs.monotonic, gate=field_gate, agree=agree,
-                                        within=fs.within if fs.within is not None else max(1.0, 3 * (every or 0.0))))
-            earlier.append(fname)
+            with problems.check():
+                step = fs.step.compile(ctx, fpath + (fs.step.kind,), earlier)
+                field_gate = None if fs.when is None else _compile_gate(fs.when, known, ctx, fpath + ("when",))
+                agree = tuple(other.compile(ctx, fpath + ("agree", j, other.kind), earlier)
+                              for j, other in enumerate(fs.agree))
+                fields.append(CompiledField(name=fname, step=step, stable_for=fs.stable_for, vote=fs.vote,
+                                            monotonic=fs.monotonic, gate=field_gate, agree=agree,
+                                            within=fs.within if fs.within is not None else max(1.0, 3 * (every or 0.0))))
+            earlier.append(fname)  # declared, even if broken: later fields may be placed by it
     else:
         for sname, ss in (ps.screens or {}).items():
             earlier = []
@@ -205,6 +213,7 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
                 steps.append(spec.compile(ctx, path + ("screens", sname, ss.mode, i, spec.kind), earlier))
                 earlier.append(f"{sname}[{i}]")
             screens.append(CompiledScreen(sname, ss.mode, tuple(steps)))
+    problems.raise_any()
     return CompiledProcessor(name=name, fields=tuple(fields), screens=tuple(screens), rows=rows, default=ps.default,
                              every=every, offset=float(ps.offset), on_skip=ps.on_skip, gate=gate,
                              look_behind=float(ps.look_behind), confidence=ps.confidence, emit=ps.emit)
