@@ -246,6 +246,24 @@ def test_reload_swaps_game_and_keeps_last_good_on_broken_edit(serve_game, tmp_pa
     assert h["version"] == "333" and h["last_config_error"] is None and h["status"] == "ok"
 
 
+def test_reload_reports_a_corrupt_template(serve_game, tmp_path):
+    """A template PNG broken on disk is a config error in /health, never a silent ok."""
+    import cv2
+
+    (tmp_path / "tpl").mkdir()
+    png = tmp_path / "tpl" / "a.png"
+    cv2.imwrite(str(png), np.full((20, 20, 3), 200, np.uint8))
+    game = tmp_path / "t.yaml"
+    game.write_text("game: t\nversion: 1\nregions:\n  r: {box: [0, 0, 100, 100]}\nprocessors:\n  p:\n"
+                    "    fields:\n      t: {template: {region: r, templates: tpl/*.png, threshold: 0.5}}\n")
+    srv = serve_game(game, "--reload")
+    assert srv.health()["status"] == "ok"
+    png.write_bytes(b"not a png")
+    h = _wait_health(srv, lambda h: h["last_config_error"])
+    assert h["status"] == "config_error" and "cannot read template image a.png" in h["last_config_error"]
+    assert post_frame(srv.url, IMAGE, {"frame_no": 1}).status == 200  # still the last good game
+
+
 # ------------------------------------------------------------------ property: echo fidelity
 
 json_scalars = (st.none() | st.booleans() | st.integers(min_value=-(2 ** 128), max_value=2 ** 128)
