@@ -107,10 +107,9 @@ def features_of(canvases: np.ndarray, aspects: np.ndarray) -> np.ndarray:
 
 
 def _product(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``x @ w`` single-threaded (engine/vision/products.py). OpenCV's gemm was 0.24 ms against
-    einsum's 0.46 for a 3-glyph number at load 3, but spreads over threads: at load 5-6 a read
-    took 4.96 ms median (bench/digits.py), and 5.44 ms in a later run beside other work. With
-    einsum a read is 0.77 ms median at load 2 (gemm 0.83), on 200 corpus crops x 3."""
+    """``x @ w`` single-threaded (engine/vision/products.py). OpenCV's gemm spreads over
+    threads: at load 5-6 a read took 4.96 ms median (bench/digits.py), 5.44 ms in a later run
+    beside other work."""
     return small_product(x, w)
 
 
