@@ -50,3 +50,15 @@ def test_a_leading_minus_is_read_or_the_read_is_null(reader):
     r = read_glyphs(img, reader)
     assert r.text in ("-5", None), r.text  # a flat '-' is no badge: never '5'
     assert not any(g.dropped == "badge" for g in r.glyphs)
+
+
+@pytest.mark.parametrize("top", [14, 15, 16, 17])
+def test_badges_at_both_ends_leave_the_text_alone(reader, top):
+    # two dim zeros (padding, dropped) set the line; the two bright squares centred on it are
+    # all that is left: they cannot both be badges (the read must not crash, nor be empty)
+    img = np.zeros((40, 140), np.uint8)
+    cv2.putText(img, "00", (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 60, 3)
+    for x in (50, 66):  # within the text's gap of the zeros and of each other
+        img[top:top + 11, x:x + 11] = 255
+    r = read_glyphs(img, reader)
+    assert r.text is None or r.text.strip(), (r.text, r.reason)

@@ -898,7 +898,7 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
         if all(g.score >= threshold and g.margin >= need for g, need in tail_reads.values()):
             joined.update(tail)
             units.update({i: [(blobs[i].box, g, False, need)] for i, (g, need) in tail_reads.items()})
-    badges = _badges(layout, kept, merged, units, min(threshold, _GLYPH_LIKE))
+    badges = _badges(layout, [*kept, *joined], merged, units, min(threshold, _GLYPH_LIKE))
     read: list[GlyphInfo] = []
     needs: list[float] = []
     for i in sorted([*kept, *joined], key=lambda i: (blobs[i].x0, blobs[i].y0)):
@@ -955,7 +955,7 @@ def _badges(layout: _Layout, kept: list[int], merged: dict[int, tuple[Box, Glyph
     the blank beside a '1', so no gap can tell it from the text; its shape and place can. A
     glyph in that place is read, not dropped ('-' is flat, '+' and '*' score as themselves),
     and what remains must still read clearly on its own."""
-    order = sorted(kept, key=lambda i: (layout.blobs[i].x0, layout.blobs[i].y0))
+    order = sorted(kept, key=lambda i: (layout.blobs[i].x0, layout.blobs[i].y0))  # joined tails too
     if len(order) < 2:
         return set()
     chained = {i for chain in layout.chains for i in chain}
@@ -970,7 +970,8 @@ def _badges(layout: _Layout, kept: list[int], merged: dict[int, tuple[Box, Glyph
         unread = all(s.score < glyph_like for _, s, _, _ in units.get(i, []))
         if floating and squarish and unread and i not in merged and i not in chained:
             out.add(i)
-    return out
+    # badges at both ends of two blobs would leave nothing to read: then they are the text
+    return out if len(out) < len(order) else set()
 
 
 # A badge's shape, measured on Valorant's currency sign (4 HUD frames, the step's 1.5x): 0.65
