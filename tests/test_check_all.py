@@ -116,3 +116,34 @@ def test_an_empty_game_is_valid(game_file, text):
 
     assert g.process(np.zeros((1080, 1920, 3), np.uint8), {}).objects == {}
     jsonschema.validate(yaml.safe_load(text), game_schema())
+
+
+def test_x_keys_inside_maps_of_names(game_file):
+    g = load_game(game_file("""
+game: x
+regions:
+  x-hud: &hud {box: [0, 0, 10, 10]}
+  a: *hud
+processors:
+  p:
+    fields:
+      x-note: {color: {region: nowhere}}
+      v: {color: {region: a}}
+"""))
+    assert list(g.regions) == ["a"] and [f.name for f in g.graph.processors[0].fields] == ["v"]
+
+
+def test_a_bad_gate_and_bad_screen_steps_are_all_reported(game_file):
+    with pytest.raises(GameFileErrors) as info:
+        load_game(game_file("""
+game: x
+regions:
+  a: {box: [0, 0, 10, 10]}
+processors:
+  s:
+    when: 1 +
+    screens:
+      one: {all: [{color: {region: nowhere}}, {color: {region: elsewhere}}]}
+"""))
+    said = " | ".join(str(e) for e in info.value.errors)
+    assert len(info.value.errors) == 3 and "nowhere" in said and "elsewhere" in said and "when" in said, said

@@ -639,6 +639,8 @@ def convert(tp: Any, value: Any, path: KeyPath, src: Located, bounds: Bounds | N
         out = {}
         problems = Problems()
         for k, v in value.items():
+            if _extension(k):  # an anchor's home inside a map of names (regions, fields)
+                continue
             with problems.check():
                 problem = name.problem(k) if name is not None else None
                 if problem:
@@ -825,10 +827,11 @@ class SchemaBuilder:
             return {"type": "array", "prefixItems": [self.of(a) for a in args], "minItems": len(args),
                     "maxItems": len(args)}
         if origin is dict:
-            out = {"type": "object", "additionalProperties": self.of(args[1])}
+            out = {"type": "object", "additionalProperties": self.of(args[1]),
+                   "patternProperties": {EXTENSION_KEY: {}}}
             name = _extra(unwrap(args[0])[1], Name)
             if name is not None:
-                out["propertyNames"] = name.schema()
+                out["propertyNames"] = {"anyOf": [name.schema(), {"pattern": EXTENSION_KEY}]}
             if bounds is not None and bounds.nonempty:
                 out["minProperties"] = 1
             else:

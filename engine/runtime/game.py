@@ -192,7 +192,8 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
     if ps.fields is not None:
         earlier: list[str] = []
         if ps.rows is not None:
-            rows = _compile_rows(ps.rows, ctx, path + ("rows",))
+            with problems.check():
+                rows = _compile_rows(ps.rows, ctx, path + ("rows",))
             earlier.append("row")
         for fname, fs in ps.fields.items():
             fpath = path + ("fields", fname)
@@ -210,7 +211,8 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
             earlier = []
             steps = []
             for i, spec in enumerate(ss.steps):
-                steps.append(spec.compile(ctx, path + ("screens", sname, ss.mode, i, spec.kind), earlier))
+                with problems.check():
+                    steps.append(spec.compile(ctx, path + ("screens", sname, ss.mode, i, spec.kind), earlier))
                 earlier.append(f"{sname}[{i}]")
             screens.append(CompiledScreen(sname, ss.mode, tuple(steps)))
     problems.raise_any()
