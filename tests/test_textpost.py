@@ -25,3 +25,16 @@ def test_a_refused_value_quotes_what_was_read(cast, text, reason):
 
 def test_a_value_in_range_is_kept():
     assert _rules("mss", (0, 600)).apply("7:50")[0] == 470
+
+
+@pytest.mark.parametrize(("text", "value"), [("1,200", 1200), ("1,234,567", 1234567), ("-1,000", -1000),
+                                             ("1 2", 12), ("650", 650)])
+def test_thousands_separators(text, value):
+    assert _rules("int", (-10**9, 10**9)).apply(text)[0] == value
+
+
+@pytest.mark.parametrize("text", ["2,5", "12,34", "1,2000"])
+def test_a_comma_outside_thousands_groups_is_no_number(text):
+    # "2.5" misread as "2,5" must not become 25
+    with pytest.raises(Rejected, match="is not an integer"):
+        _rules("int", (-10**9, 10**9)).apply(text)

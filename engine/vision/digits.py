@@ -233,7 +233,9 @@ class DigitReader:
         out = []
         for k, (row, (a, b)) in enumerate(zip(p, order[:, :2])):
             char = self.charset[a]
-            if picks is not None and check is not None and char in check.charset and picks[k] != char:
+            # the MLP has no ',': it must take a comma for its nearest, a '.'
+            checked = "." if char == "," else char
+            if picks is not None and check is not None and checked in check.charset and picks[k] != checked:
                 out.append(GlyphScore(char, float(row[a]), picks[k], 0.0))
                 continue
             out.append(GlyphScore(char, float(row[a]), self.charset[b], float(row[a] - row[b])))

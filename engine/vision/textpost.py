@@ -62,15 +62,25 @@ def closest(text: str, vocabulary: list[str], max_distance: int) -> tuple[str, i
     return Vocabulary(vocabulary).closest(text, max_distance)
 
 
+# Thousands separators: a comma only between groups of three digits, so "2.5" misread as "2,5"
+# is no number rather than 25. (Spaces go anywhere: OCR puts them between digits.)
+_GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def _ungroup(s: str) -> str:
+    t = re.sub(r"\s", "", s)
+    return t.replace(",", "") if _GROUPED.fullmatch(t) else t
+
+
 def _cast_int(s: str) -> int:
-    digits = re.sub(r"[,\s]", "", s)
+    digits = _ungroup(s)
     if not re.fullmatch(r"[-+]?\d+", digits):
         raise Rejected(f"{s!r} is not an integer")
     return int(digits)
 
 
 def _cast_float(s: str) -> float:
-    t = re.sub(r"[,\s]", "", s)
+    t = _ungroup(s)
     if not re.fullmatch(r"[-+]?\d+(\.\d+)?", t):
         raise Rejected(f"{s!r} is not a number")
     return float(t)
