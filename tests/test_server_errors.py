@@ -273,6 +273,21 @@ def test_chunked_body_is_accepted(echo_server, size):
     assert status == 200 and doc == {"frame_no": 5, "chunked": True}
 
 
+def test_a_dark_frame_full_of_line_ends_is_taken_chunked(echo_server):
+    # a dark, noisy frame holds a "\r\n" pair every ~256 bytes: pixels, not chunks
+    dark = np.random.default_rng(5).integers(5, 21, IMAGE.shape, dtype=np.uint8)
+    enc = protocol.encode_request(dark, {"frame_no": 6})
+    body = b"".join(bytes(c) for c in enc.chunks)
+    assert body.count(b"\r\n") > 16_384
+    size = 64 * 1024
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+                      for i in range(0, len(body), size)) + b"0\r\n\r\n"
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {enc.content_type}\r\n"
+            f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    status, doc = _raw(echo_server.url, head, chunks)
+    assert status == 200 and doc == {"frame_no": 6}
+
+
 def test_a_body_of_tiny_chunks_is_refused_without_parsing_it(echo_server):
     from engine.plugin.waitress_server import MAX_CHUNK_LINES
 
@@ -336,6 +351,12 @@ def test_token_required(serve_game):
     assert srv.health()["game"] == "echo"
 
 
+def test_localhost_serves(serve_game):
+    srv = serve_game("echo", "--host", "localhost")
+    assert srv.health()["status"] == "ok"
+    assert post_frame(srv.url, IMAGE, {"frame_no": 1}).status == 200
+
+
 def test_non_loopback_host_requires_token():
     p = run_otrig("serve", "--host", "0.0.0.0", "--port", "0")
     assert p.returncode == 2  # a command-line problem, like any bad option
@@ -349,6 +370,20 @@ def test_a_token_no_header_can_carry_is_refused(token):
     assert p.returncode == 2, p.stderr
     assert "--token" in p.stderr and "whitespace" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_expect_continue_without_the_token_is_refused_at_once(serve_game):
+    srv = serve_game("echo", token="s3cret")
+    host, port = srv.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+                  b"Content-Length: 6300000\r\nExpect: 100-continue\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:  # the body is never sent: the 401 must come anyway
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 401"), data[:80]
 
 
 def test_non_loopback_host_with_token_warns(serve_game):
@@ -473,7 +508,7 @@ def test_fault_folder_is_pruned_by_pairs_and_bytes_and_spares_other_files(inproc
     folder.mkdir()
     (folder / "notes.txt").write_text("mine")
     (folder / "20200101-000000-000000-0001.png").write_bytes(b"x" * 10)  # a half pair left by an old crash
-    url, app = inproc_server(lambda image, frame: 1 / 0, max_faults=3)
+    url, app = inproc_server(lambda image, frame: 1 / 0, max_faults=3, fault_interval=0.0)
     app.faults.max_bytes = 14 * 1024 * 1024  # two PNGs of noise (6.2 MB each, incompressible) fit, not three
     stamps = []
     for i in range(5):
@@ -485,6 +520,15 @@ def test_fault_folder_is_pruned_by_pairs_and_bytes_and_spares_other_files(inproc
     assert "notes.txt" in names                               # never otrig's to delete
     assert pairs == stamps[-2:]                               # the newest, as many as the bytes allow
     assert all(f"{s}.png" in names and f"{s}.json" in names for s in pairs)
+
+
+def test_faults_of_a_repeated_failing_frame_are_rate_limited(inproc_server, tmp_path):
+    url, app = inproc_server(lambda image, frame: 1 / 0, fault_interval=60.0)
+    first = _assert_error(post_frame(url, IMAGE, {"frame_no": 1}), 500, "process_failed", "was saved as")
+    second = _assert_error(post_frame(url, IMAGE, {"frame_no": 2}), 500, "process_failed", "could not be saved",
+                           "one fault per 60 s")
+    assert first["fault"] and second["fault"] is None
+    assert len(list((tmp_path / "faults").glob("*.png"))) == 1
 
 
 def test_a_save_that_failed_is_not_claimed(inproc_server, tmp_path):

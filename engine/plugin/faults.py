@@ -64,6 +64,8 @@ class FaultSaver:
         """Write a fault now: ``(stamp, None)`` once both files are on disk, ``(None, why)`` if not."""
         if self.keep <= 0:
             return None, "the fault folder is off (--max-faults 0)"
+        if not self._due():
+            return None, f"one fault per {self.error_interval:g} s is kept, and one was just saved"
         stamp = self.stamp()
         try:
             self._write(stamp, image, frame, info)
@@ -74,13 +76,8 @@ class FaultSaver:
 
     def submit(self, image: np.ndarray, frame: dict[str, Any], info: dict[str, Any]) -> bool:
         """Queue a fault to be written in the background; False if skipped (rate limit, queue full)."""
-        if self.keep <= 0:
+        if self.keep <= 0 or not self._due():
             return False
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_error_save < self.error_interval:
-                return False
-            self._last_error_save = now
         if self._queue.full():
             self.dropped += 1
             return False
@@ -92,6 +89,16 @@ class FaultSaver:
             self.dropped += 1
             return False
         return True
+
+    def _due(self) -> bool:
+        """Whether a fault may be saved now (at most one per error_interval: a client repeating
+        a frame that fails must not make every worker encode and write PNGs)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_error_save < self.error_interval:
+                return False
+            self._last_error_save = now
+            return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued fault is written (or ``timeout`` passes); True if all were."""

@@ -13,6 +13,7 @@ tests in tests/test_server.py check that reused buffers never leak one frame int
 from __future__ import annotations
 
 import io
+import re
 import signal
 import threading
 import time
@@ -127,8 +128,11 @@ class _Discard:
 
 # Chunk boundaries a chunked body may hold. waitress parses chunks in Python, copying the rest
 # of each read per chunk: 1.5 M one-byte chunks held the event loop for 5 s (issue 16). A 6.2 MB
-# frame in 1 KB chunks has 6,100; line ends inside the image's bytes add about 95 more.
+# frame in 1 KB chunks has 6,100. Line ends inside the image's own bytes count too (a dark,
+# noisy frame can hold 24,000 "\r\n" pairs), so a body is refused only when its line ends
+# come closer than CHUNK_BYTES apart on average: tiny chunks, not pixels.
 MAX_CHUNK_LINES = 2 * 8192
+CHUNK_BYTES = 64
 
 
 class _CountedChunks:
@@ -140,6 +144,7 @@ class _CountedChunks:
     def __init__(self, inner: Any):
         self.inner = inner
         self.lines = 0
+        self.seen = 0
         self.refused: Any = None
         self.ended = False
         self._tail = b""
@@ -147,7 +152,8 @@ class _CountedChunks:
     def received(self, data: bytes) -> int:
         if self.refused is None:
             self.lines += data.count(b"\r\n")
-            if self.lines <= MAX_CHUNK_LINES:
+            self.seen += len(data)
+            if self.lines <= MAX_CHUNK_LINES or self.seen >= CHUNK_BYTES * self.lines:
                 return int(self.inner.received(data))
             self.refused = _refusal(400, "Bad Request", "too_many_chunks", (
                 f"the chunked body is cut into more than {MAX_CHUNK_LINES // 2:,} chunks; send the frame "
@@ -326,7 +332,8 @@ def _waitress_error_task() -> type:
             elif e.code == 413:
                 limit = self.channel.server.adj.max_request_body_size - 1  # see waitress_settings
                 length = self.request.headers.get("CONTENT_LENGTH") if self.request.headers else None
-                message = too_large_message(int(length) if length and length.isdigit() else None, limit)
+                sent = int(length) if length is not None and re.fullmatch(r"[0-9]{1,15}", length) else None
+                message = too_large_message(sent, limit)
             else:
                 message = f"{e.reason}: {e.body}; send one multipart POST with parts 'image' and 'frame'"
             body = error_body(e.code, code, message)
@@ -354,7 +361,10 @@ def _refusal(status: int, reason: str, code: str, message: str) -> Any:
 
 def waitress_settings(options: ServerOptions) -> dict[str, Any]:
     return dict(
-        host=options.host, port=options.port, threads=options.threads,
+        # "localhost" resolves to 127.0.0.1 and ::1 on Debian, and waitress then makes a
+        # multi-socket server that takes none of the channel hooks below: one address
+        host="127.0.0.1" if options.host.lower() == "localhost" else options.host,
+        port=options.port, threads=options.threads,
         # Keep whole frames in memory: the default (512 KiB) spools each 6 MB body to a temp file.
         # (Content-Length bodies bypass waitress's buffers: PooledBody; this is for chunked ones.)
         inbuf_overflow=options.max_body + 1024 * 1024,
@@ -381,7 +391,7 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
 
     pool = BodyBuffers(keep=max(2, min(options.threads, 4)))
     # Bodies in flight at once: one per worker thread plus a queue as deep again, at least 8.
-    budget = BodyBudget(max(8, 2 * options.threads) * (protocol.IMAGE_BYTES + 64 * 1024))
+    budget = BodyBudget(max(max(8, 2 * options.threads) * (protocol.IMAGE_BYTES + 64 * 1024), options.max_body))
 
     class Parser(HTTPRequestParser):
         # set by waitress's parse_header (a waitress receiver, untyped: no stubs), then maybe ours
@@ -412,12 +422,12 @@ def create_server(game_holder: GameHolder, options: ServerOptions) -> Any:
                     self.body_rcv = _CountedChunks(self.body_rcv)
                 return
             self.error = refusal
-            if type(self.body_rcv) is FixedStreamReceiver:
+            if type(self.body_rcv) is FixedStreamReceiver and not self.expect_continue:
                 # read the announced body and keep none of it, then answer: a client that sends
                 # its whole request before reading (most do) gets the JSON error, not a reset
                 self.body_rcv = _Discard(self.content_length)
             else:
-                self.completed = True  # chunked: answer at once
+                self.completed = True  # chunked, or a client waiting for "100 Continue": answer now
 
         def received(self, data: bytes) -> int:
             consumed: int = super().received(data)

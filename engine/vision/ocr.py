@@ -116,7 +116,15 @@ class OcrEngine:
                 build = self._built < self.apis  # not warmed: the first ones are built on demand
                 if build:
                     self._built += 1
-            api = self._new_api() if build else self._pool.get()  # else wait: a read takes 2-7 ms
+            if not build:
+                api = self._pool.get()  # wait for a free one: a read takes 2-7 ms
+            else:
+                try:
+                    api = self._new_api()
+                except BaseException:
+                    with self._lock:  # the slot stays free for the next try
+                        self._built -= 1
+                    raise
         try:
             h, w = img.shape[:2]
             bpp = 1 if img.ndim == 2 else 3
