@@ -76,10 +76,12 @@ def test_lone_digits_read_right(runs):
         assert got[key].ok, (key, got[key].got, got[key].note)
 
 
-def test_a_21_9_capture_reads_the_same(shared_data):
-    """Valorant pillarboxes its 16:9 picture on a 21:9 screen; the capture arrives squeezed to
-    1920x1080 with its original shape. Every box is anchored to the centre line, so the same
-    numbers and killfeed rows are read: right or null, never another value."""
+@pytest.mark.parametrize(("width", "height"), [(2560, 1080), (1920, 1200)])
+def test_a_21_9_or_16_10_capture_reads_the_same(shared_data, width, height):
+    """Valorant pillarboxes its 16:9 picture on a 21:9 screen and letterboxes it on a 16:10
+    one; the capture arrives resized to 1920x1080 with its original shape. Every box keeps
+    the centre anchor, so the same numbers and killfeed rows are read: right or null, never
+    another value."""
     import cv2
     import numpy as np
 
@@ -92,10 +94,12 @@ def test_a_21_9_capture_reads_the_same(shared_data):
         if not sample.path.startswith("valorant/ydc") and "mid_round" not in sample.path:
             continue
         img = cv2.imread(str(shared_data / sample.path))
-        wide = np.zeros((1080, 2560, 3), np.uint8)
-        wide[:, 320:2240] = img
+        img = cv2.resize(img, (1920, 1080), interpolation=cv2.INTER_AREA)
+        wide = np.zeros((height, width, 3), np.uint8)
+        x0, y0 = (width - 1920) // 2, (height - 1080) // 2
+        wide[y0:y0 + 1080, x0:x0 + 1920] = img
         frame = cv2.resize(wide, (1920, 1080), interpolation=cv2.INTER_AREA)
-        objects = game.process(frame, {"source": {"original_shape": [1080, 2560, 3], "file": sample.path},
+        objects = game.process(frame, {"source": {"original_shape": [height, width, 3], "file": sample.path},
                                        "relative_timestamp": 0.0}).objects
         for key, expected in sample.expect.items():
             got = objects
