@@ -147,3 +147,29 @@ processors:
 """))
     said = " | ".join(str(e) for e in info.value.errors)
     assert len(info.value.errors) == 3 and "nowhere" in said and "elsewhere" in said and "when" in said, said
+
+
+def test_a_field_with_emit_false_places_boxes_but_is_not_answered(game_file, tmp_path):
+    import cv2
+    import numpy as np
+
+    (tmp_path / "marks").mkdir()
+    mark = np.zeros((14, 14, 3), np.uint8)
+    mark[2:12, 2:12] = 255
+    cv2.imwrite(str(tmp_path / "marks" / "m.png"), mark)
+    g = load_game(game_file("""
+game: x
+regions:
+  a: {box: [0, 0, 40, 40]}
+processors:
+  p:
+    confidence: true
+    fields:
+      anchor: {template: {region: a, templates: marks/*.png, threshold: 0.5}, emit: false}
+      near: {color: {region: {from: anchor, offset: [4, 4], size: [4, 4]}}, when: p.anchor != null}
+"""))
+    img = np.zeros((1080, 1920, 3), np.uint8)
+    img[10:20, 10:20] = 255
+    out = g.process(img, {"relative_timestamp": 0.0}).objects["p"]
+    assert "anchor" not in out and "anchor" not in out["confidence"]
+    assert out["near"] == [255.0, 255.0, 255.0]  # its box was placed by the hidden field

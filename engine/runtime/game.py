@@ -203,7 +203,7 @@ def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known:
                 agree = tuple(other.compile(ctx, fpath + ("agree", j, other.kind), earlier)
                               for j, other in enumerate(fs.agree))
                 fields.append(CompiledField(name=fname, step=step, stable_for=fs.stable_for, vote=fs.vote,
-                                            monotonic=fs.monotonic, gate=field_gate, agree=agree,
+                                            monotonic=fs.monotonic, gate=field_gate, agree=agree, emit=fs.emit,
                                             within=fs.within if fs.within is not None else max(1.0, 3 * (every or 0.0))))
             earlier.append(fname)  # declared, even if broken: later fields may be placed by it
     else:

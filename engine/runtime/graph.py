@@ -32,6 +32,7 @@ class CompiledField:
     gate: Expr | None = None
     within: float = 1.0  # seconds of media time between reads that are smoothed together
     agree: tuple[CompiledStep[Any], ...] = ()  # other reads that must give the same value
+    emit: bool = True  # false: read (for boxes placed by it, gates), left out of the answer
 
 
 @dataclass(frozen=True)
@@ -228,12 +229,12 @@ class Graph:
         st.last[proc.name] = (obj, t)
         current[proc.name] = self._gate_value(proc.name, obj)
         if proc.emit:
-            out.objects[proc.name] = obj
+            out.objects[proc.name] = _answered(proc, obj)
 
     def _repeat(self, proc: CompiledProcessor, st: StreamState, t: float, out: FrameOutput) -> None:
         if proc.on_skip == "repeat" and proc.emit and proc.name in st.last:
             obj, when = st.last[proc.name]
-            out.objects[proc.name] = {**obj, "age": round(t - when, 3)}
+            out.objects[proc.name] = {**_answered(proc, obj), "age": round(t - when, 3)}
 
     def _step(self, proc: CompiledProcessor, label: str, step: CompiledStep[Any], fc: FrameContext,
               out: FrameOutput) -> StepResult:
@@ -423,6 +424,28 @@ class Graph:
         if proc.confidence:
             obj["confidence"] = None if score is None else round(float(score), 3)
         return obj, winner is not None
+
+
+def _answered(proc: CompiledProcessor, obj: dict[str, Any]) -> dict[str, Any]:
+    """The processor's object as answered: without its `emit: false` fields (gates see them)."""
+    hidden = {f.name for f in proc.fields if not f.emit}
+    if not hidden:
+        return obj
+
+    def strip(o: dict[str, Any]) -> dict[str, Any]:
+        kept = {k: v for k, v in o.items() if k not in hidden}
+        for key in ("confidence", "null_reasons"):
+            if isinstance(kept.get(key), dict):
+                inner = {k: v for k, v in kept[key].items() if k not in hidden}
+                if inner or key == "confidence":
+                    kept[key] = inner
+                else:
+                    del kept[key]
+        return kept
+
+    if proc.rows is not None and isinstance(obj.get("rows"), list):
+        return {**obj, "rows": [strip(r) for r in obj["rows"]]}
+    return strip(obj)
 
 
 def _unhash(v: Any, original: Any) -> Any:

@@ -55,6 +55,8 @@ class FieldSpec:
                                                     "agree on it (a reset)")
     when: str | None = param(None, help="read this field only when this expression is true, else null with the "
                              "reason; the processor's own name means its fields read so far this frame")
+    emit: bool = param(True, help="false: read the field (relative boxes placed by it, `when`s) but leave it out of "
+                                  "the answer")
     agree: list[StepChoice] = param(default_factory=list, help="other reads of the same thing (another prep, scale or "
                                     "step type): the value stands only when each of them reads the same value, else "
                                     "it is null with both reads in the reason (two ways of reading rarely make the "
