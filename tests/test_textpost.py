@@ -38,3 +38,16 @@ def test_a_comma_outside_thousands_groups_is_no_number(text):
     # "2.5" misread as "2,5" must not become 25
     with pytest.raises(Rejected, match="is not an integer"):
         _rules("int", (-10**9, 10**9)).apply(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("41.1k", 41100), ("1.2M", 1_200_000), ("1,234", 1234), ("3.5", 3.5),
+                                             ("12", 12), ("2 K", 2000)])
+def test_number_cast_reads_counts_with_suffixes(text, value):
+    got = _rules("number", (0, 10**10)).apply(text)[0]
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("text", ["2,5k", "k", "41.1x", "1.2.3"])
+def test_number_cast_refuses_what_is_no_count(text):
+    with pytest.raises(Rejected, match="is not a number like 1,234 or 41.1k"):
+        _rules("number", (0, 10**10)).apply(text)

@@ -38,7 +38,9 @@ class TextStep(Step):
     vocabulary: list[str] | None = param(None, help="the value must be one of these words (fuzzy matched)",
                                          nonempty="the vocabulary is empty")
     max_distance: int = param(2, help="edits allowed when matching the vocabulary (never more than one per three characters of the word)", lo=0, hi=20)
-    cast: Literal["str", "int", "float", "mss", "time"] = param("str", help="type of the value; mss/time read m:ss[.cc] as seconds")
+    cast: Literal["str", "int", "float", "number", "mss", "time"] = param(
+        "str", help="type of the value; number reads counts with a k/m/b suffix and thousands commas (41.1k: "
+                    "41100); mss/time read m:ss[.cc] as seconds")
     range: tuple[float, float] | None = param(None, help="[low, high] allowed for numbers")
 
     def compile_rules(self, ctx: CompileContext, path: KeyPath) -> TextRules:

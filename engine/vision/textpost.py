@@ -86,6 +86,21 @@ def _cast_float(s: str) -> float:
     return float(t)
 
 
+_SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+
+
+def _cast_number(s: str) -> int | float:
+    """A count as HUDs print it: ``41.1k`` -> 41100, ``1.2M`` -> 1200000, ``1,234`` -> 1234;
+    whole results are ints."""
+    m = re.fullmatch(r"(.*?)([kKmMbB]?)", re.sub(r"\s", "", s))
+    assert m is not None  # the pattern matches any text
+    try:
+        value = _cast_float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+    except Rejected:
+        raise Rejected(f"{s!r} is not a number like 1,234 or 41.1k") from None
+    return int(round(value)) if abs(value - round(value)) < 1e-6 else value
+
+
 def _cast_mss(s: str) -> float:
     """``m:ss`` or ``h:mm:ss`` (optionally ``.cc``) to seconds."""
     m = re.fullmatch(r"(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d+))?", s.strip())
@@ -102,6 +117,7 @@ CASTS: dict[str, Callable[[str], Any]] = {
     "str": lambda s: s,
     "int": _cast_int,
     "float": _cast_float,
+    "number": _cast_number,
     "mss": _cast_mss,
     "time": _cast_mss,
 }
