@@ -189,6 +189,30 @@ class Invert(PrepOp):
         return lambda im: cv2.bitwise_not(im)
 
 
+def dark_text(im: np.ndarray) -> np.ndarray:
+    """Grey, with the text dark on a light background whichever way the crop has it."""
+    grey = to_grey(im)
+    if grey.size == 0 or grey.shape[0] < 3 or grey.shape[1] < 3:
+        return grey
+    level, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    ring = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+    # the background is the side of the split that holds most of the crop's outer ring
+    background_dark = np.count_nonzero(ring > level) * 2 < ring.size
+    return cv2.bitwise_not(grey) if background_dark else grey
+
+
+@dataclass(frozen=True)
+class DarkText(PrepOp):
+    """grey with the text dark on light, whichever way the crop has it (the background is the
+    side of an Otsu split that holds most of the crop's edge): rows highlighted as dark text on
+    a light panel and plain rows of light text read alike"""
+
+    name = "dark_text"
+
+    def build(self) -> Op:
+        return dark_text
+
+
 @dataclass(frozen=True)
 class Normalize(PrepOp):
     """stretch to the full 0-255 range"""
@@ -424,7 +448,7 @@ class Spread(PrepOp):
 
 
 PREP_OPS: MappingProxyType[str, type[PrepOp]] = MappingProxyType({cls.name: cls for cls in (
-    Grey, Gray, Hsv, Max, Min, Invert, Normalize, ClearBorder, Otsu,
+    Grey, Gray, Hsv, Max, Min, Invert, DarkText, Normalize, ClearBorder, Otsu,
     Channel, InRange, Threshold, Scale, Blur, Unsharp, Dilate, Erode, Pad, Keep, Height, Spread)})
 
 #: One item of a ``prep:`` list: ``grey`` or ``{scale: 2}``.
