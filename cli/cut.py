@@ -76,6 +76,72 @@ class GameRegions:
         return self.mapper.scale(geometry_for(frame, self.viewport))
 
 
+@dataclass(frozen=True)
+class Located:
+    """A screenshot as a frame and the boxes a command was pointed at in it."""
+
+    image: np.ndarray
+    frame: dict[str, object]
+    boxes: list[IntBox]     # in frame pixels, each with an area
+    regions: GameRegions | None
+    where: str              # how the user named them, for messages
+
+
+def locate(command: str, image: str, *, game: str | None, region: str | None, box: PixelBox | None,
+           anchor: Anchor | None, viewport: PixelBox | None, index: int | None) -> Located:
+    """Read ``image`` and find the boxes of ``--region`` (of ``--game``) or ``--box``, as `otrig
+    cut` and `otrig probe` take them; a usage or input problem ends the command with its reason."""
+    if (region is None) == (box is None):
+        raise fail(command, "say where: --region NAME (of --game GAME) or --box X,Y,W,H", USAGE_ERROR)
+    if region is not None and game is None:
+        raise fail(command, f"--region {region} is a region of a game file: give --game GAME too (or use "
+                            f"--box X,Y,W,H)", USAGE_ERROR)
+    if anchor is not None and (box is None or game is None):
+        raise fail(command, "--anchor places --box in a game's reference pixels: it needs --box and --game",
+                   USAGE_ERROR)
+    if viewport is not None and game is None:
+        raise fail(command, "--viewport maps a game's reference pixels: it needs --game (without it --box is in "
+                            "frame pixels)", USAGE_ERROR)
+    if box is not None and game is None and (box.x + box.w > WIDTH or box.y + box.h > HEIGHT):
+        raise fail(command, f"--box {_box_text(box.box)} reaches outside the {WIDTH}x{HEIGHT} frame (X+W <= "
+                            f"{WIDTH}, Y+H <= {HEIGHT}); with --game it is in the game's reference pixels",
+                   USAGE_ERROR)
+    g: GameRegions | None = None
+    if game is not None:
+        try:
+            g = GameRegions.load(game, viewport_box(viewport))
+        except (GameFileErrors, GameFileError) as e:
+            print_game_file_error(game, e)
+            raise typer.Exit(GAME_FILE_ERROR) from None
+    from engine.media.sources import read_image
+    try:
+        img, frame = read_image(image)
+    except SourceError as e:
+        raise fail(command, str(e), INPUT_ERROR) from None
+    if region is not None:
+        assert g is not None  # checked above: --region needs --game
+        where = f"region {region!r}"
+        try:
+            boxes = g.region_boxes(region, frame)
+        except KeyError as e:  # names the regions there are
+            raise fail(command, f"--region: {e.args[0]}", USAGE_ERROR) from None
+    else:
+        assert box is not None  # checked above: --region or --box
+        where = f"--box {_box_text(box.box)}"
+        boxes = [box.box if g is None else g.map_box(box.box, anchor or "center", frame)]
+    if not boxes:
+        raise fail(command, f"{where} has no box on this frame", INPUT_ERROR)
+    if index is not None:
+        if not 0 <= index < len(boxes):
+            raise fail(command, f"--index {index}: {where} has {len(boxes)} boxes (0..{len(boxes) - 1})",
+                       USAGE_ERROR)
+        boxes = [boxes[index]]
+    for i, (x, y, w, h) in enumerate(boxes):
+        if w <= 0 or h <= 0:  # boxes are clipped to the frame: nothing was left of this one
+            raise fail(command, f"{where} box {i} {x, y, w, h} is outside the {WIDTH}x{HEIGHT} frame", INPUT_ERROR)
+    return Located(img, frame, boxes, g, where)
+
+
 def parse_box(text: str) -> PixelBox:
     example = "e.g. 1729,961,54,37: X,Y,W,H in the game's reference pixels, or the 1920x1080 frame's"
     try:
@@ -126,58 +192,13 @@ def cut(
       otrig cut shot.png --box 1729,961,54,37 --text 12 -o art/apex-clip
       otrig cut shot2.png --game games/apex.yaml --region clip --text 36 -o art/apex-clip
     """
-    if (region is None) == (box is None):
-        raise fail("cut", "say where to cut: --region NAME (of --game GAME) or --box X,Y,W,H", USAGE_ERROR)
-    if region is not None and game is None:
-        raise fail("cut", f"--region {region} is a region of a game file: give --game GAME too (or cut at "
-                          f"--box X,Y,W,H)", USAGE_ERROR)
-    if anchor is not None and (box is None or game is None):
-        raise fail("cut", "--anchor places --box in a game's reference pixels: it needs --box and --game", USAGE_ERROR)
-    if viewport is not None and game is None:
-        raise fail("cut", "--viewport maps a game's reference pixels: it needs --game (without it --box is in "
-                          "frame pixels)", USAGE_ERROR)
-    if box is not None and game is None and (box.x + box.w > WIDTH or box.y + box.h > HEIGHT):
-        raise fail("cut", f"--box {_box_text(box.box)} reaches outside the {WIDTH}x{HEIGHT} frame (X+W <= "
-                          f"{WIDTH}, Y+H <= {HEIGHT}); with --game it is in the game's reference pixels", USAGE_ERROR)
     if text is None and (polarity != "auto" or ink_cut is not None):
         raise fail("cut", "--polarity and --cut say how to split --text into glyphs: they need --text", USAGE_ERROR)
     chars = "" if text is None else text.replace(" ", "")
     if text is not None:
         _check_text(text, chars)
-
-    g: GameRegions | None = None
-    if game is not None:
-        try:
-            g = GameRegions.load(game, viewport_box(viewport))
-        except (GameFileErrors, GameFileError) as e:
-            print_game_file_error(game, e)
-            raise typer.Exit(GAME_FILE_ERROR) from None
-    from engine.media.sources import read_image
-    try:
-        img, frame = read_image(image)
-    except SourceError as e:
-        raise fail("cut", str(e), INPUT_ERROR) from None
-
-    if region is not None:
-        assert g is not None  # checked above: --region needs --game
-        where = f"region {region!r}"
-        try:
-            boxes = g.region_boxes(region, frame)
-        except KeyError as e:  # names the regions there are
-            raise fail("cut", f"--region: {e.args[0]}", USAGE_ERROR) from None
-    else:
-        assert box is not None  # checked above: --region or --box
-        where = f"--box {_box_text(box.box)}"
-        boxes = [box.box if g is None else g.map_box(box.box, anchor or "center", frame)]
-    if not boxes:
-        raise fail("cut", f"{where} has no box on this frame", INPUT_ERROR)
-    if index is not None:
-        if not 0 <= index < len(boxes):
-            raise fail("cut", f"--index {index}: {where} has {len(boxes)} boxes (0..{len(boxes) - 1})", USAGE_ERROR)
-        boxes = [boxes[index]]
-    for i, (x, y, w, h) in enumerate(boxes):
-        if w <= 0 or h <= 0:  # boxes are clipped to the frame: nothing was left of this one
-            raise fail("cut", f"{where} box {i} {x, y, w, h} is outside the {WIDTH}x{HEIGHT} frame", INPUT_ERROR)
+    at = locate("cut", image, game=game, region=region, box=box, anchor=anchor, viewport=viewport, index=index)
+    img, frame, boxes, g, where = at.image, at.frame, at.boxes, at.regions, at.where
 
     if text is None:
         _write_templates(img, frame, boxes, g, Path(output))

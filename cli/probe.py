@@ -7,11 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cli.cut import GameRegions, parse_box
-from cli.options import GAME_FILE_ERROR, INPUT_ERROR, USAGE_ERROR, PixelBox, ViewportOpt, fail, print_game_file_error, \
-    viewport_box
-from engine.lang.errors import GameFileError, GameFileErrors, SourceError
-from engine.vision.frame import HEIGHT, WIDTH
+from cli.cut import locate, parse_box
+from cli.options import INPUT_ERROR, PixelBox, ViewportOpt, fail
 from engine.vision.regions import Anchor, IntBox
 
 if TYPE_CHECKING:
@@ -48,42 +45,10 @@ def probe(
       otrig probe shot.png --box 1729,961,54,37
       otrig probe shot.png --game games/apex.yaml --region clip
     """
-    if (region is None) == (box is None):
-        raise fail("probe", "say what to measure: --box X,Y,W,H or --region NAME (of --game GAME)", USAGE_ERROR)
-    if region is not None and game is None:
-        raise fail("probe", f"--region {region} is a region of a game file: give --game GAME too", USAGE_ERROR)
-    if (anchor is not None or viewport is not None) and game is None:
-        raise fail("probe", "--anchor and --viewport map a game's reference pixels: they need --game", USAGE_ERROR)
-    if box is not None and game is None and (box.x + box.w > WIDTH or box.y + box.h > HEIGHT):
-        raise fail("probe", f"--box reaches outside the {WIDTH}x{HEIGHT} frame (X+W <= {WIDTH}, Y+H <= {HEIGHT}); "
-                            f"with --game it is in the game's reference pixels", USAGE_ERROR)
-    g: GameRegions | None = None
-    if game is not None:
-        try:
-            g = GameRegions.load(game, viewport_box(viewport))
-        except (GameFileErrors, GameFileError) as e:
-            print_game_file_error(game, e)
-            raise typer.Exit(GAME_FILE_ERROR) from None
-    from engine.media.sources import read_image
     from engine.vision.probe import probe as measure
-    try:
-        img, frame = read_image(image)
-    except SourceError as e:
-        raise fail("probe", str(e), INPUT_ERROR) from None
-    if region is not None:
-        assert g is not None
-        try:
-            boxes = g.region_boxes(region, frame)
-        except KeyError as e:
-            raise fail("probe", f"--region: {e.args[0]}", USAGE_ERROR) from None
-        if not 0 <= index < len(boxes):
-            raise fail("probe", f"--index {index}: region {region!r} has {len(boxes)} boxes", USAGE_ERROR)
-        where = boxes[index]
-    else:
-        assert box is not None
-        where = box.box if g is None else g.map_box(box.box, anchor or "center", frame)
-    if where[2] <= 0 or where[3] <= 0:
-        raise fail("probe", f"the box {where} is outside the {WIDTH}x{HEIGHT} frame", INPUT_ERROR)
+
+    at = locate("probe", image, game=game, region=region, box=box, anchor=anchor, viewport=viewport, index=index)
+    img, where = at.image, at.boxes[0]
     result = measure(img, where)
     _draw(img, result, output)
     typer.echo(json.dumps(_as_json(result, output)) if as_json else _as_text(result, output))

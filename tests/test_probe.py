@@ -82,7 +82,7 @@ def test_cli_json_and_picture(shared_data, tmp_path):
 def test_cli_errors_say_what_to_do(tmp_path):
     shot = tmp_path / "shot.png"
     cv2.imwrite(str(shot), np.zeros((1080, 1920, 3), np.uint8))
-    cases = [(["probe", str(shot)], "--box X,Y,W,H or --region"),
+    cases = [(["probe", str(shot)], "--region NAME (of --game GAME) or --box X,Y,W,H"),
              (["probe", str(shot), "--region", "clip"], "give --game"),
              (["probe", str(shot), "--box", "1900,0,40,10"], "outside the 1920x1080 frame"),
              (["probe", str(tmp_path / "missing.png"), "--box", "0,0,4,4"], "missing.png")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,10 @@ class CompiledProcessor:
     look_behind: float = 0.0
     confidence: bool = False
     emit: bool = True
+    hidden: frozenset[str] = field(init=False)  # its `emit: false` fields, left out of the answer
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", frozenset(f.name for f in self.fields if not f.emit))
 
     @property
     def is_screen_group(self) -> bool:
@@ -428,7 +432,7 @@ class Graph:
 
 def _answered(proc: CompiledProcessor, obj: dict[str, Any]) -> dict[str, Any]:
     """The processor's object as answered: without its `emit: false` fields (gates see them)."""
-    hidden = {f.name for f in proc.fields if not f.emit}
+    hidden = proc.hidden
     if not hidden:
         return obj
 
