@@ -398,9 +398,34 @@ def test_character_bounds_count_glyphs_and_touching_pairs():
     for x0 in (5, 20, 35):
         img[5:25, x0:x0 + 8] = 0                      # three 20 px tall glyphs
     img[5:25, 55:75] = 0                              # a run as wide as two touching ones
-    img[22:25, 90:92] = 0                             # a speck (a comma, noise): not a glyph
-    assert character_bounds(img) == (4, 5)
+    img[22:25, 90:92] = 0                             # a short run (a comma, a dot): may be one
+    assert character_bounds(img) == (4, 6)
     assert character_bounds(np.full((30, 40), 255, np.uint8)) == (0, 0)
+
+
+@pytest.mark.parametrize("file, box, text", [
+    ("lol/screen2.png", (760, 18, 51, 19), "41.1k"),            # the dot is a short run
+    ("apex/img1.png", (1320, 286, 218, 34), "21_Sinned"),         # so is the underscore
+    ("apex/squad_summary_duos.png", (1000, 286, 218, 34), "obama gaming"),  # lower case
+    ("apex/img4.png", (120, 286, 218, 34), "lfegirltocapture"),
+])
+def test_character_bounds_hold_dotted_numbers_and_proportional_names(shared_data, file, box, text):
+    """On real crops (the Apex summary names prepared as the shipped file prepares them:
+    min, 1.5x, clear_border, dark on white; League's gold as grey), the right text's length
+    is within the bounds. Measured against the tallest run (before), '21_Sinned' allowed at
+    most 8 characters and '41.1k' at most 4."""
+    from engine.vision.spacing import character_bounds, clear_border
+    x, y, w, h = box
+    bgr = cv2.imread(str(shared_data / file))[y:y + h, x:x + w]
+    if file.startswith("lol/"):
+        crop = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    else:
+        crop = cv2.resize(bgr.min(axis=2), None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        crop = 255 - clear_border(crop)
+    low, high = character_bounds(crop)
+    n = len(text.replace(" ", ""))
+    assert low <= n <= high
+    assert n - low <= 2                               # the fewest stays near the truth
 
 
 def test_check_glyphs_turns_a_made_up_digit_into_null(game_file, monkeypatch):

@@ -41,8 +41,8 @@ class OcrStep(TextStep):
     min_conf: float = param(0.0, help="Tesseract confidence 0-100 below which the value is null", lo=0, hi=100)
     retry: list[OcrRetry] = param(default_factory=list, help="other reads tried in order while no read passes validation (a lone digit often needs psm 8)")
     check_glyphs: bool = param(False, help="the read must have as many characters (spaces aside) as the prepared crop has glyphs "
-                                           "(runs of ink columns; a wide run may hold touching ones): a digit Tesseract made up "
-                                           "or merged away gives null, not a wrong number")
+                                           "(runs of ink columns; a wide run may hold touching ones, a short run such as a dot or comma may "
+                                           "be one): a digit Tesseract made up or merged away gives null, not a wrong number")
 
     def build(self, ctx: CompileContext, path: KeyPath, region: CompiledRegion | RelativeBox,
               prep: PrepChain) -> CompiledOcr:

@@ -62,11 +62,18 @@ _CHAR_WIDTH = 0.45
 def character_bounds(img: np.ndarray, min_height: float = 0.5) -> tuple[int, int]:
     """How few and how many characters a prepared crop can hold, from its glyphs.
 
-    Glyphs are runs of ink columns at least ``min_height`` as tall as the tallest run, so
-    specks, dots and commas do not count. Each run holds at least one character; a run as
-    wide as k character widths can hold k touching ones (small text touches: "2250" can
-    be three runs). A read outside the bounds has a character made up ("982" read "9182")
-    or merged away ("11" read "1").
+    Glyphs are runs of ink columns. A run at least ``min_height`` as tall as the median run
+    is a glyph: it holds at least one character, and a run as wide as k character widths can
+    hold k touching ones (small text touches: "2250" can be three runs). A shorter run (a dot,
+    a comma, a hyphen) may or may not be a character: it adds to the most only. A read
+    outside the bounds has a character made up ("982" read "9182") or merged away ("11" read
+    "1").
+
+    The median, not the tallest, is the reference: in a name, lower-case letters stand half
+    as tall as a run joining an ascender to a descender ("gl"), and measured against that run
+    they were left out of the count, so a right read of a proportional name had more
+    characters than the most allowed. In a number every digit is as tall, so the median is
+    the digits' height and a "." in "41.1k" is the short run it is.
     """
     ink = ink_mask(img)
     glyphs = split_glyphs(ink)
@@ -76,9 +83,10 @@ def character_bounds(img: np.ndarray, min_height: float = 0.5) -> tuple[int, int
     for g in glyphs:
         rows = np.flatnonzero(ink[:, g.x0:g.x1].any(axis=1))
         sizes.append((g.x1 - g.x0, int(rows[-1]) + 1 - int(rows[0])))
-    tallest = max(h for _, h in sizes)
-    kept = [w for w, h in sizes if h >= min_height * tallest]
-    return len(kept), sum(max(1, int(w / (_CHAR_WIDTH * tallest))) for w in kept)
+    ref = float(np.median([h for _, h in sizes]))
+    kept = [w for w, h in sizes if h >= min_height * ref]
+    marks = len(sizes) - len(kept)
+    return len(kept), sum(max(1, int(w / (_CHAR_WIDTH * ref))) for w in kept) + marks
 
 
 def spread(img: np.ndarray, gap: float) -> np.ndarray:
