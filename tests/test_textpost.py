@@ -51,3 +51,27 @@ def test_number_cast_reads_counts_with_suffixes(text, value):
 def test_number_cast_refuses_what_is_no_count(text):
     with pytest.raises(Rejected, match="is not a number like 1,234 or 41.1k"):
         _rules("number", (0, 10**10)).apply(text)
+
+
+def _table_distance(a: str, b: str) -> int:
+    """The textbook edit-distance table, as the reference for the bit-parallel one."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def test_levenshtein_equals_the_table_on_random_and_vocabulary_words():
+    import random
+
+    from engine.vision.textpost import levenshtein
+    rng = random.Random(7)
+    # a small alphabet makes repeats and near-misses common; lengths cross 0 and 64 bits
+    pairs = [("".join(rng.choice("AB1 -") for _ in range(rng.randint(0, 70))),
+              "".join(rng.choice("AB1 -") for _ in range(rng.randint(0, 70)))) for _ in range(3000)]
+    pairs += [("R301CARBINE", "R99"), ("ALTERNATOR", "ALTERNATCR"), ("", "P2020"), ("G7SCOUT", "G7 SCOUT")]
+    for a, b in pairs:
+        assert levenshtein(a, b) == _table_distance(a, b), (a, b)
