@@ -165,7 +165,12 @@ def test_stress_names_values_element_by_element_and_saves_the_variants(tmp_path)
                                       "--only", "img1.png", "--stress", "720p,dim85", "--save-variants", str(out)])
     assert result.exit_code == 0, result.output[-2000:]
     text = result.output
-    assert "null values (sample field), as-is and what each capture changes:" in text
+    assert "null values (sample field -- why), as-is and what each capture changes:" in text
+    # each null on its own line with the answer's reason; the fourth word is never a count
+    listing = text[text.index("null values (sample field"):].splitlines()[1:]
+    named = [line for line in listing if line.startswith("    - ")]
+    assert named and all(" -- " in line and line.split(" -- ")[1].strip() for line in named)
+    assert all(len(line.split()) < 4 or not line.split()[3].isdigit() for line in listing)
     head = text[text.index("capture    right"):].split("\n\n")[0].splitlines()
     as_is = head[1].split()
     assert as_is[0] == "as-is" and int(as_is[1]) + int(as_is[2]) + int(as_is[3]) == len(values)

@@ -75,6 +75,7 @@ class FieldResult:
     ok: bool
     note: str = ""
     known_miss: bool = False
+    reason: Any = None  # the answer's null reason for the field as given: a string, or a list's per element
 
 
 @dataclass
@@ -318,6 +319,7 @@ def run_samples(game_for: GameFor, samples: Sequence[Sample], *, roots: Sequence
             got = lookup(objects, key)
             ok = same(expected, got)
             note = ""
+            why: Any = None
             proc = key.split(".")[0]
             if not ok:
                 if proc in errors:
@@ -329,12 +331,13 @@ def run_samples(game_for: GameFor, samples: Sequence[Sample], *, roots: Sequence
                     reasons = obj.get("null_reasons") if isinstance(obj, dict) else None
                     field_name = key.split(".", 1)[1] if "." in key else key
                     if isinstance(reasons, dict) and field_name in reasons:
-                        note = str(reasons[field_name])
+                        why = reasons[field_name]
+                        note = str(why)
             results[-1].fields.append(FieldResult(
                 sample=s.label, key=key, expected=expected,
                 got=None if got is _MISSING else got,
                 confidence=confidence_of(objects, key), ok=ok, note=note,
-                known_miss=(not ok) and key in s.known_misses))
+                known_miss=(not ok) and key in s.known_misses, reason=why if why is not None else (note or None)))
     return results
 
 
@@ -379,6 +382,7 @@ class Outcome:
     key: str
     kind: str  # "right", "null" or "wrong"
     got: Any
+    why: str | None = None  # a null's reason, as the answer gave it
 
     @property
     def name(self) -> str:
@@ -397,9 +401,11 @@ def outcomes(results: Sequence[SampleResult]) -> list[Outcome]:
                 for i, e in enumerate(exp):
                     g = None if got is None else got[i]
                     kind = "right" if same(e, g) else "null" if g is None else "wrong"
-                    out.append(Outcome(f.sample, f"{f.key}[{i}]", kind, g))
+                    why = f.reason[i] if isinstance(f.reason, list) and i < len(f.reason) else f.reason
+                    out.append(Outcome(f.sample, f"{f.key}[{i}]", kind, g, _why(why) if kind == "null" else None))
             else:
-                out.append(Outcome(f.sample, f.key, _outcome(f), f.got))
+                kind = _outcome(f)
+                out.append(Outcome(f.sample, f.key, kind, f.got, _why(f.reason) if kind == "null" else None))
     return out
 
 
@@ -420,17 +426,29 @@ def format_stress(runs: Sequence[tuple[str, Sequence[SampleResult]]]) -> str:
         return "\n".join(lines)
     base_name, base, _ = per_run[0]
     was_null = {o.name for o in base if o.kind == "null"}
-    lines += ["", f"null values (sample field), {base_name} and what each capture changes:",
-              f"  {base_name}: " + (", ".join(sorted(was_null)) or "none")]
+    # One null per line with its reason, so the variant that broke a read says why without
+    # re-running it. The reason comes after " -- ", so the line's fourth word is never a count.
+    lines += ["", f"null values (sample field -- why), {base_name} and what each capture changes:",
+              f"  {base_name}:" + ("" if was_null else " none")]
+    lines += [f"    - {o.name} -- {o.why or 'nothing read'}" for o in sorted(base, key=lambda o: o.name)
+              if o.kind == "null"]
     for name, values, _ in per_run[1:]:
-        null = {o.name for o in values if o.kind == "null"}
-        now_right = {o.name for o in values if o.kind == "right"}
-        lost, gained = sorted(null - was_null), sorted(was_null & now_right)
-        if lost or gained:
-            lines.append(f"  {name}: " + "; ".join(
-                part for part in (("newly null: " + ", ".join(lost)) if lost else "",
-                                  ("read again: " + ", ".join(gained)) if gained else "") if part))
+        lost = sorted((o for o in values if o.kind == "null" and o.name not in was_null), key=lambda o: o.name)
+        gained = sorted(was_null & {o.name for o in values if o.kind == "right"})
+        if lost:
+            lines.append(f"  {name}: newly null:")
+            lines += [f"    - {o.name} -- {o.why or 'nothing read'}" for o in lost]
+        if gained:
+            lines.append(f"  {name}: read again: " + ", ".join(gained))
     return "\n".join(lines)
+
+
+def _why(reason: Any, limit: int = 160) -> str | None:
+    """A null reason on one line of the stress listing."""
+    if reason is None:
+        return None
+    text = " ".join(str(reason).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def format_table(results: Sequence[SampleResult]) -> str:
