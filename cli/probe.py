@@ -38,7 +38,8 @@ def probe(
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as one JSON object.")] = False,
 ) -> None:
     """Measure a box of a screenshot: colour percentiles (BGR and HSV), the text's ink, an
-    `inrange` prep op that keeps the ink and what share of the background it lets in, and the
+    `inrange` prep op that keeps the ink (widened as far as the background allows, so that other
+    captures of the text still fall inside) and what share of the background it lets in, and the
     ink's boxes (to size a region around the text).
 
     \b

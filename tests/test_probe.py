@@ -55,7 +55,7 @@ def test_red_hues_wrap_into_two_ranges():
     r = p.inrange
     assert r is not None and len(r.ranges) == 2
     assert r.ranges[0][1][0] == 180 and r.ranges[1][0][0] == 0
-    assert r.ink_kept >= 0.9 and r.background_kept == 0.0
+    assert r.ink_kept >= 0.9 and r.background_kept <= 0.005  # BACKGROUND_SLACK: edges blended into it
 
 
 def test_a_flat_box_has_no_ink():
@@ -90,3 +90,25 @@ def test_cli_errors_say_what_to_do(tmp_path):
         r = run_otrig(*args)
         said = " ".join(r.stderr.replace("│", " ").split())
         assert r.returncode in (1, 2) and words in said and "Traceback" not in said, (args, r.stderr)
+
+
+def test_the_suggested_range_survives_other_captures(shared_data):
+    """A range fitted tightly to one screenshot's ink drops that ink from the same text
+    captured otherwise (fitted tightly, Apex's yellow '4' kept 15% of its ink as JPEG 40 and
+    46% under noise; League's blue gold 2% as JPEG 40). The suggestion is widened as far as
+    the box's background allows, within a slack per channel."""
+    from engine.debug.perturb import VARIANTS
+
+    for file, box, least_jpeg in (("apex/img1.png", (1760, 125, 40, 55), 0.6),
+                                  ("lol/screen2.png", (760, 18, 51, 19), 0.3)):
+        img, _ = read_image(shared_data / file)
+        r = probe(img, box).inrange
+        assert r is not None
+        x, y, w, h = box
+        grey = cv2.cvtColor(img[y:y + h, x:x + w], cv2.COLOR_BGR2GRAY)
+        _, split = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+        ink = split > 0 if split.mean() < 0.5 else split == 0
+        for variant, least in (("jpeg40", least_jpeg), ("noise4", 0.95), ("dim85", 0.95)):
+            kept = _kept(VARIANTS[variant].apply(img), box, r.ranges)
+            assert kept[ink].mean() >= least, (file, variant, kept[ink].mean())
+            assert kept[~ink].mean() <= 0.02, (file, variant, kept[~ink].mean())

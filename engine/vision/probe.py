@@ -3,11 +3,12 @@
 New authors measured colours with their own numpy snippets before writing an `inrange` or a
 threshold. This does it once: per-channel percentiles in BGR and HSV, the text's ink found
 the way the glyph reader finds it (Otsu on grey, the minority side is ink), an `inrange` that
-keeps that ink and how much of the background it lets through, and the ink's boxes.
+keeps that ink, widened so that other captures of it still fall inside, and how much of the
+background it lets through, and the ink's boxes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -92,22 +93,91 @@ def _ink_boxes(ink: np.ndarray, origin: tuple[int, int]) -> list[IntBox]:
 
 
 def _inrange(hsv: np.ndarray, ink: np.ndarray) -> InRange:
+    """The range fitted to the ink, then widened as far as the background allows."""
     fg, bg = hsv[ink], hsv[~ink]
     tail = (1 - KEEP_SHARE) / 2 * 100
     lo_s, hi_s = (int(v) for v in np.percentile(fg[:, 1], (tail, 100 - tail)))
     lo_v, hi_v = (int(v) for v in np.percentile(fg[:, 2], (tail, 100 - tail)))
-    hues: list[tuple[int, int]]
-    if np.median(fg[:, 1]) < ACHROMATIC_S:
-        hues = [(0, 180)]
-    else:
-        hues = _hue_arc(fg[:, 0])
-    ranges = tuple(((h0, lo_s, lo_v), (h1, hi_s, hi_v)) for h0, h1 in hues)
+    chromatic = bool(np.median(fg[:, 1]) >= ACHROMATIC_S)
+    start, width = _hue_arc(fg[:, 0]) if chromatic else (0, 180)
+    fit = _Fit(start, width, lo_s, hi_s, lo_v, hi_v)
+    fit = _widen(fit, bg, chromatic)
+    ranges = fit.ranges()
     return InRange(ranges, _share_inside(fg, ranges), _share_inside(bg, ranges))
 
 
-def _hue_arc(h: np.ndarray) -> list[tuple[int, int]]:
+# How far the suggested range may grow beyond the ink it was fitted to. A range fitted to one
+# screenshot is as narrow as that screenshot's ink: the new-user exercise got S 56-63 and hue
+# 99-100 for League's timer, which JPEG, a dimmer capture or colour grading step out of. So
+# the range grows, a step at a time, while the background it lets in grows by at most
+# BACKGROUND_SLACK of the background's pixels, and each bound by at most its slack: hue 10
+# on each side (a capture shifts hue by a few units; 10 further is another colour), value 48
+# (a 15% dimmer capture takes 255 to 217), saturation 40 (JPEG's halved chroma). Unbounded,
+# a yellow number's saturation floor fell to 0 on a box with no white text in it, and the
+# range would keep the white labels beside it on the next screen.
+HUE_SLACK = 10
+SLACK = {"s0": 40, "s1": 40, "v0": 48, "v1": 48}
+BACKGROUND_SLACK = 0.005
+_STEPS = (("start", -2), ("width", 2), ("s0", -8), ("s1", 8), ("v0", -8), ("v1", 8))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    start: int  # hue arc: first hue, and how many hues from there (wrapping past 179)
+    width: int
+    s0: int
+    s1: int
+    v0: int
+    v1: int
+
+    def ranges(self) -> tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]:
+        if self.width >= 180:
+            return (((0, self.s0, self.v0), (180, self.s1, self.v1)),)
+        lo, hi = self.start, self.start + self.width - 1
+        if hi <= 179:
+            return (((lo, self.s0, self.v0), (hi, self.s1, self.v1)),)
+        return (((lo, self.s0, self.v0), (180, self.s1, self.v1)), ((0, self.s0, self.v0), (hi - 180, self.s1, self.v1)))
+
+    def inside(self, pixels: np.ndarray) -> np.ndarray:
+        h, sat, val = (pixels[:, i].astype(np.int64) for i in range(3))
+        ok = (sat >= self.s0) & (sat <= self.s1) & (val >= self.v0) & (val <= self.v1)
+        return ok if self.width >= 180 else ok & ((h - self.start) % 180 < self.width)
+
+
+def _widen(fit: _Fit, bg: np.ndarray, chromatic: bool) -> _Fit:
+    budget = (float(fit.inside(bg).mean()) if len(bg) else 0.0) + BACKGROUND_SLACK
+    first = fit
+    grown = True
+    while grown:
+        grown = False
+        for name, step in _STEPS:
+            if name in ("start", "width") and not chromatic:
+                continue
+            trial = _step(fit, first, name, step)
+            if trial is not None and (len(bg) == 0 or float(trial.inside(bg).mean()) <= budget):
+                fit, grown = trial, True
+    return fit
+
+
+def _step(fit: _Fit, first: _Fit, name: str, step: int) -> _Fit | None:
+    """``fit`` with one bound moved outwards, or None when it may not move further."""
+    if name in ("start", "width"):
+        left = (first.start - fit.start) % 180  # hues added before the fitted arc
+        right = fit.width - first.width - left  # and after it
+        if (left if name == "start" else right) + abs(step) > HUE_SLACK or fit.width + abs(step) > 180:
+            return None
+        if name == "start":
+            return replace(fit, start=(fit.start + step) % 180, width=fit.width - step)
+        return replace(fit, width=fit.width + step)
+    value = min(255, max(0, getattr(fit, name) + step))
+    if value == getattr(fit, name) or abs(value - getattr(first, name)) > SLACK[name]:
+        return None
+    return replace(fit, **{name: value})
+
+
+def _hue_arc(h: np.ndarray) -> tuple[int, int]:
     """The shortest arc of OpenCV hues (0-179, red at both ends) holding KEEP_SHARE of ``h``,
-    as one range, or two when it wraps past 179."""
+    as its first hue and its width (it wraps past 179 when first + width > 180)."""
     counts = np.bincount(h.astype(np.int64), minlength=180)[:180]
     need = KEEP_SHARE * counts.sum()
     doubled = np.concatenate([counts, counts])
@@ -119,10 +189,7 @@ def _hue_arc(h: np.ndarray) -> list[tuple[int, int]]:
         if width < best[0]:
             best = (width, start)
     width, start = best
-    lo, hi = start, start + width - 1
-    if hi <= 179:
-        return [(lo, hi)]
-    return [(lo, 180), (0, hi - 180)]
+    return start, max(1, width)
 
 
 def _share_inside(pixels: np.ndarray, ranges: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]) -> float:
