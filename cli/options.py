@@ -95,8 +95,12 @@ ViewportOpt = Annotated[Optional[PixelBox], typer.Option(
     help=f"Where the game picture is inside the {WIDTH}x{HEIGHT} frame, in pixels (overrides the "
          f"game file's viewport), e.g. 0,0,1440,810.")]
 Explain = Annotated[bool, typer.Option(
-    "--explain", help="Add an 'explain' object to every answer: ms per processor and why each skipped one "
-                      "was skipped.")]
+    "--explain", help="Add an 'explain' object to every answer: what each processor and step saw and why. Per "
+                      "step (and per box of a region of several): value, score, box in frame pixels, the OCR or "
+                      "glyph text with its confidence (each glyph's score and runner-up), a template's best and "
+                      "runner-up with where they matched, the fraction or colour measured, and the null reason of "
+                      "every attempt, retries included; ms per processor and why each skipped one was skipped "
+                      "(docs/games.md, 'What each step saw').")]
 Fps = Annotated[float, typer.Option(
     "--fps", "-r", metavar="FPS", callback=_positive_fps,
     help="Frames per second of video to take (can be decimal: 0.5 = one frame every 2 s).")]

@@ -399,3 +399,45 @@ def test_video_run_has_media_time_and_plots(tmp_path):
     html = out.read_text()
     assert html.count('<article class="frame"') == 15
     assert "<polyline" in html or "<circle" in html
+
+
+def test_report_has_a_row_per_cell_and_draws_template_matches(real_report, browser):
+    """A region of several boxes gets a row per box (crop, prepared image, text, confidence,
+    reason), its summary counts boxes, and a template's best match is drawn on the frame."""
+    out, rec, n = real_report["apex"]
+    recording = load_recording(rec)
+    shot = next(fr for fr in recording.frames if fr["frame"]["source"]["file"].endswith("t8cp8hhm.jpg"))
+    names = next(s for s in shot["steps"] if s["processor"] == "weapons" and s["step"] == "names")
+    cells = names["cells"]  # MANIFEST: weapons=[P2020, empty]
+    assert [c["status"] for c in cells] == ["hit", "miss"] and cells[0]["value"] == "P2020"
+    assert cells[1]["reason"] and "value" not in cells[1]
+    assert [c["box"] for c in cells] == names["boxes"]
+    for c in cells:
+        crop = cv2.imread(str(rec / c["crop"]))
+        assert crop is not None and crop.shape[:2] == (c["box"][3], c["box"][2])
+        assert cv2.imread(str(rec / c["prep"]), cv2.IMREAD_UNCHANGED) is not None
+    # the summary's hit rate counts cells: every recorded read of the two weapon slots
+    ran = [s for fr in recording.frames for s in fr["steps"]
+           if s["processor"] == "weapons" and s["step"] == "names" and s["status"] != "skip"]
+    summary = {p.name: p for p in build_context(recording)["summary"]}["weapons"]
+    row = next(s for s in summary.steps if s.step == "names")
+    assert row.cells and row.runs == sum(len(s["cells"]) for s in ran)
+    assert row.hits == sum(c["status"] == "hit" for s in ran for c in s["cells"]) < row.runs
+
+    browser.open(out.resolve().as_uri())
+    card = f"#f-{shot['seq']}"
+    got = browser.eval("""(() => {
+        const rows = Array.from(document.querySelectorAll('%s tr.cell[data-step="weapons.names"]'));
+        return rows.map(r => ({status: r.querySelector('.chip').textContent,
+                               text: (r.querySelector('code.text') || {}).textContent || null,
+                               reason: (r.querySelector('.reason') || {}).textContent || null,
+                               images: Array.from(r.querySelectorAll('img.crop')).map(i => i.naturalWidth > 0)}));
+    })()""" % card)
+    assert [g["status"] for g in got] == ["hit", "miss"]
+    assert got[0]["text"] == "P2020" and got[1]["reason"] == cells[1]["reason"]
+    assert all(g["images"] == [True, True] for g in got)
+    # the portrait's match is drawn where the manifest says the portrait is (84,956,82,72)
+    match = browser.eval("""Array.from(document.querySelectorAll('%s svg.boxes rect.match'))
+        .map(r => [r.getAttribute('x'), r.getAttribute('y')].map(Number))""" % card)
+    assert any(abs(x - 84) <= 3 and abs(y - 956) <= 3 for x, y in match), match
+    assert browser.console_errors() == []

@@ -8,6 +8,10 @@ Layout of DIR::
     img/<seq>_thumb.jpg        downscaled picture of the whole frame
     img/<seq>_<proc>_<step>_crop.png / _prep.png
                                what a step looked at, before and after its `prep`
+    img/<seq>_<proc>_<step>_c<i>_crop.png / _prep.png
+                               the same per box of a region of several (boxes, grid): the
+                               step's record lists them under "cells", each with its box,
+                               value, score, confidence, reason and details
 
 A Recorder is what :func:`engine.runtime.loop.run_frame` hands each frame to, with the answer
 bytes it built (the recorder never builds an answer of its own), so a recording holds what was
@@ -38,6 +42,7 @@ import numpy as np
 
 from engine.runtime.game import CompiledGame
 from engine.runtime.results import FrameOutput, StepTrace
+from engine.steps.base import BoxResult
 
 FRAMES_FILE = "frames.jsonl"
 META_FILE = "meta.json"
@@ -136,8 +141,32 @@ def _step_record(t: StepTrace) -> dict[str, Any]:
     d["ms"] = round(float(t.ms or 0.0), 3)
     if r.boxes:
         d["boxes"] = [[int(x) for x in b[:4]] for b in r.boxes[:_MAX_LIST]]
-    if r.details:
+    if r.details and not r.cells:  # a region of several boxes: each cell has its own
         d["details"] = jsonable(r.details)
+    if r.location is not None:
+        d["found"] = [int(x) for x in r.location[:4]]
+    if r.cells:
+        d["cells"] = [_cell_record(c) for c in r.cells[:_MAX_LIST]]
+    return d
+
+
+def _cell_record(c: BoxResult) -> dict[str, Any]:
+    """One box of a region of several (boxes, grid): its read, as a step's is recorded."""
+    d: dict[str, Any] = {"status": "hit" if c.hit else "miss"}
+    if c.box is not None:
+        d["box"] = [int(x) for x in c.box[:4]]
+    if c.value is not None:
+        d["value"] = jsonable(c.value)
+    for key in ("score", "confidence"):
+        v = getattr(c, key)
+        if v is not None:
+            d[key] = jsonable(v)
+    if c.reason:
+        d["reason"] = jsonable(c.reason)
+    if c.location is not None:
+        d["found"] = [int(x) for x in c.location[:4]]
+    if c.details:
+        d["details"] = jsonable(c.details)
     return d
 
 
@@ -147,7 +176,8 @@ class _Item:
     record: dict[str, Any]
     answer: bytes | None = None   # parsed into record["answer"] on the writer thread
     thumb: np.ndarray | None = None
-    crops: list[tuple[int, str, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
+    # (step index, cell index or None for the step's own, file name base, crop, prepared)
+    crops: list[tuple[int, int | None, str, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -271,7 +301,8 @@ class Recorder:
             self._seq += 1
             self.stats.frames += 1
             want_crops = (self._images_on and self._crops_due(seq)
-                          and any(t.result.crop is not None or t.result.prepared is not None for t in steps))
+                          and any(t.result.crop is not None or t.result.prepared is not None
+                                  or any(c.crop is not None for c in t.result.cells) for t in steps))
             if want_crops:
                 self._crop_frames_taken += 1
         if not self._lines_on:
@@ -305,9 +336,16 @@ class Recorder:
                 item.thumb = self._thumbnail(image)
             if want_crops:
                 for i, t in enumerate(steps):
+                    base = f"{safe_name(t.processor)}_{safe_name(t.step)}"
+                    if t.result.cells:  # one crop per cell; the step's own is its last cell's
+                        for j, cell in enumerate(t.result.cells[:_MAX_LIST]):
+                            c, p = _small_copy(cell.crop), _small_copy(cell.prepared)
+                            if c is not None or p is not None:
+                                item.crops.append((i, j, f"{base}_c{j}", c, p))
+                        continue
                     c, p = _small_copy(t.result.crop), _small_copy(t.result.prepared)
                     if c is not None or p is not None:
-                        item.crops.append((i, f"{safe_name(t.processor)}_{safe_name(t.step)}", c, p))
+                        item.crops.append((i, None, base, c, p))
         try:
             self._q.put(item, block=self.block)
         except queue.Full:
@@ -393,13 +431,13 @@ class Recorder:
         if item.crops:
             used: set[str] = set()
             wrote = False
-            for i, base, crop, prep in item.crops:
+            for i, j, base, crop, prep in item.crops:
                 name = f"{stem}_{base}"
                 n = 2
                 while name in used:
                     name, n = f"{stem}_{base}_{n}", n + 1
                 used.add(name)
-                step = rec["steps"][i]
+                step = rec["steps"][i] if j is None else rec["steps"][i]["cells"][j]
                 if crop is not None and (rel := self._write_image(f"{name}_crop", crop, ".png")):
                     step["crop"] = rel
                     wrote = True

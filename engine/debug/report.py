@@ -26,7 +26,8 @@ TIMELINE_W = 1000          # SVG user units of the timeline's drawing area
 FRAME_W, FRAME_H = 1920, 1080
 # Step details shown in their own columns; every other detail is listed as key: value.
 _KNOWN_DETAILS = {"text", "raw", "conf", "confidence", "best", "runner_up", "runner_up_score", "second",
-                  "second_score", "margin", "region"}
+                  "second_score", "margin", "region", "attempts", "glyphs", "best_box", "runner_up_box", "top",
+                  "line", "first", "retry"}
 
 
 @dataclass
@@ -281,6 +282,7 @@ class StepSummary:
     mean_score: float | None
     threshold: float | None
     skips: list[tuple[str, int]]  # (reason, frames), most frequent first
+    cells: bool = False           # runs, hits and misses count the boxes of a region of several
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,10 +314,11 @@ class _StepTally:
     skips: Counter[str] = field(default_factory=Counter)
     scores: list[float] = field(default_factory=list)
     threshold: float | None = None
+    cells: bool = False
 
     def summary(self) -> StepSummary:
         return StepSummary(step=self.step, kind=self.kind, regions=sorted(self.regions), runs=self.runs,
-                           hits=self.hits, misses=self.misses, errors=self.errors,
+                           hits=self.hits, misses=self.misses, errors=self.errors, cells=self.cells,
                            rate=self.hits / self.runs if self.runs else None, mean_ms=_mean(self.ms),
                            p95_ms=percentile(self.ms, 95), mean_score=_mean(self.scores), threshold=self.threshold,
                            skips=_by_count(self.skips))
@@ -377,14 +380,24 @@ def summarize(rec: Recording, procs: list[str]) -> list[ProcessorSummary]:
             if st == "skip":
                 ss.skips[t.get("reason") or "skipped"] += 1
                 continue
-            ss.runs += 1
             ss.ms.append(float(t.get("ms") or 0.0))
-            if st == "hit":
-                ss.hits += 1
-            elif st == "error":
-                ss.errors += 1
+            cells = t.get("cells") if st != "error" else None
+            if isinstance(cells, list) and cells:
+                # a region of several boxes: each box is a read of its own, so a list of 12
+                # with 7 nulls is 5 hits of 12, not one hit
+                ss.cells = True
+                hit = sum(1 for c in cells if isinstance(c, dict) and c.get("status") == "hit")
+                ss.runs += len(cells)
+                ss.hits += hit
+                ss.misses += len(cells) - hit
             else:
-                ss.misses += 1
+                ss.runs += 1
+                if st == "hit":
+                    ss.hits += 1
+                elif st == "error":
+                    ss.errors += 1
+                else:
+                    ss.misses += 1
             score = _number(t.get("score"))
             if score is not None:
                 ss.scores.append(score)
@@ -490,14 +503,21 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
                 step_regions: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
     steps = []
     boxes = []
+    matches: list[dict[str, Any]] = []
     for t_ in fr.get("steps", []):
         det = dict(t_.get("details") or {})
         st = t_.get("status", "miss")
         label = f"{t_['processor']}.{t_['step']}"
-        for b in t_.get("boxes", []) or []:
+        cells = [c for c in t_.get("cells") or [] if isinstance(c, dict)]
+        for j, b in enumerate(t_.get("boxes", []) or []):
             if len(b) >= 4:
-                boxes.append({"x": b[0], "y": b[1], "w": b[2], "h": b[3], "status": st, "label": label,
-                              "tip": f"{label} {st} {short(t_.get('value'), 40)}"})
+                cell = cells[j] if j < len(cells) else None
+                bst = cell.get("status", st) if cell is not None else st
+                value = cell.get("value") if cell is not None else t_.get("value")
+                boxes.append({"x": b[0], "y": b[1], "w": b[2], "h": b[3], "status": bst,
+                              "label": label if cell is None else f"{label}[{j}]",
+                              "tip": f"{label}{'' if cell is None else f'[{j}]'} {bst} {short(value, 40)}"})
+        matches.extend(_matches(label, t_, det, cells))
         conf = det.get("conf", det.get("confidence"))
         ru = det.get("runner_up", det.get("second"))
         best = det.get("best")
@@ -518,6 +538,9 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
             "region": det.get("region") or (step_regions or {}).get((t_["processor"], t_["step"])),
             "other": [(k, short(v, 60)) for k, v in det.items() if k not in _KNOWN_DETAILS],
             "crop": img(t_.get("crop")), "prep": img(t_.get("prep")),
+            **_reads(det),
+            "cells": [_cell_row(j, c, img) for j, c in enumerate(cells)],
+            "cells_hit": sum(1 for c in cells if c.get("status") == "hit"),
         })
     frame = fr.get("frame") or {}
     screen = None
@@ -538,7 +561,7 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
         "error": [p for p in procs if status.get(p) == "error"],
         "objects": fr.get("objects") or {}, "errors": fr.get("errors") or {},
         "processors": fr.get("processors", []),
-        "thumb": img(fr.get("thumb")), "boxes": boxes, "steps": steps,
+        "thumb": img(fr.get("thumb")), "boxes": boxes, "matches": matches, "steps": steps,
         "frame_json": json.dumps(frame, indent=1, ensure_ascii=False),
         "answer_json": answer_json,
         "json_b64": base64.b64encode(json.dumps({"frame": frame, "answer": fr.get("answer"),
@@ -546,6 +569,55 @@ def _frame_card(fr: dict[str, Any], i: int, t: float, procs: list[str], screens:
                                                  "steps": fr.get("steps")}, indent=1,
                                                 ensure_ascii=False).encode("utf-8", "backslashreplace")).decode("ascii"),
     }
+
+
+def _reads(det: dict[str, Any]) -> dict[str, Any]:
+    """What a text step read, in full: each attempt (retries) and each glyph."""
+    attempts = []
+    for k, a in enumerate(det.get("attempts") or []):
+        if isinstance(a, dict):
+            conf = a.get("conf", a.get("confidence"))
+            attempts.append(f"{'read' if k == 0 else f'retry {k}'}: {json.dumps(a.get('text'), ensure_ascii=False)}"
+                            + (f" conf {_fmt(conf)}" if conf is not None else "")
+                            + (f": {a['reason']}" if a.get("reason") else ""))
+    glyphs = []
+    for g in det.get("glyphs") or []:
+        if isinstance(g, dict) and g.get("char") is not None and not g.get("dropped"):
+            ru = f" ({g['runner_up']} +{_fmt(g.get('margin'), 3)})" if g.get("runner_up") is not None else ""
+            glyphs.append(f"{g['char']} {_fmt(g.get('score'), 3)}{ru}")
+    return {"attempts": attempts, "glyphs": glyphs}
+
+
+def _cell_row(j: int, c: dict[str, Any], img: _Images) -> dict[str, Any]:
+    """One box of a region of several, as a row under its step's."""
+    det = c.get("details") or {}
+    text = det.get("text", det.get("raw"))
+    return {"index": j, "box": c.get("box"), "status": c.get("status", "miss"), "value": short(c.get("value"), 200),
+            "reason": c.get("reason"), "score": c.get("score"),
+            "conf": det.get("conf", c.get("confidence")), "text": None if text is None else str(text),
+            "best": det.get("best"), "runner_up": det.get("runner_up"), "runner_up_score": det.get("runner_up_score"),
+            "crop": img(c.get("crop")), "prep": img(c.get("prep")), **_reads(det)}
+
+
+def _matches(label: str, t_: dict[str, Any], det: dict[str, Any], cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Where a template step's matches were, in frame pixels, to draw on the frame: the best
+    candidate of each box (hit or not), or every hit of an `all: true` step."""
+    if t_.get("kind") != "template":
+        return []
+    out: list[dict[str, Any]] = []
+    for d, name, ok in ([(c.get("details") or {}, f"{label}[{j}]", c.get("status") == "hit") for j, c in enumerate(cells)]
+                        or [(det, label, t_.get("status") == "hit")]):
+        b = d.get("best_box")
+        if isinstance(b, list) and len(b) == 4 and all(_is_num(v) for v in b):
+            out.append({"x": b[0], "y": b[1], "w": b[2], "h": b[3], "hit": ok,
+                        "tip": f"{name}: best {d.get('best')} {_fmt(_number((dict(d.get('top') or [])).get(d.get('best'))), 3)}"})
+    if not out and isinstance(t_.get("value"), list):  # all: true
+        for h in t_["value"]:
+            b = h.get("box") if isinstance(h, dict) else None
+            if isinstance(b, list) and len(b) == 4 and all(_is_num(v) for v in b):
+                out.append({"x": b[0], "y": b[1], "w": b[2], "h": b[3], "hit": True,
+                            "tip": f"{label}: {h.get('label')} {_fmt(_number(h.get('score')), 3)}"})
+    return out
 
 
 def _pick(n: int, k: int, prefer: Iterable[int] = ()) -> list[int]:
@@ -590,7 +662,10 @@ def build_context(rec: Recording, *, out_dir: Path | None = None, embed: bool = 
     plot_fields = [f for f in fields if f] if fields else all_fields[:max_plots]
 
     img = _Images(rec.dir, out_dir, embed)
-    with_crops = [i for i, fr in enumerate(rec.frames) if any(s.get("crop") or s.get("prep") for s in fr.get("steps", []))]
+    with_crops = [i for i, fr in enumerate(rec.frames)
+                  if any(s.get("crop") or s.get("prep") or any(isinstance(c, dict) and (c.get("crop") or c.get("prep"))
+                                                               for c in s.get("cells") or [])
+                         for s in fr.get("steps", []))]
     idx = _pick(len(rec.frames), max_frames, with_crops)
     step_regions = {(p["name"], k): v for p in rec.meta.get("processors", []) if isinstance(p, dict)
                     for k, v in (p.get("step_regions") or {}).items()}

@@ -17,6 +17,7 @@ import numpy as np
 from engine.lang.expr import Expr, ScreenName, wrap
 from engine.vision.prep import ColorRanges
 from engine.vision.regions import CompiledRegion, Geometry, IntBox, RegionMapper, geometry_for, line_runs
+from engine.runtime.explain import explain_frame
 from engine.runtime.results import FrameOutput, ProcessorTrace, StepTrace
 from engine.runtime.state import StreamState, StreamStates, frame_time, stream_key
 from engine.steps.base import CompiledStep, FrameContext, StepResult
@@ -164,8 +165,7 @@ class Graph:
                     "stream": key,
                     "media_time": t,
                     "total_ms": round((time.perf_counter() - start) * 1000, 3),
-                    "ms": {p.name: round(p.ms, 3) for p in out.processors if p.status != "skip"},
-                    "skipped": {p.name: p.reason for p in out.processors if p.status == "skip"},
+                    **explain_frame(out.processors, out.steps),
                 }
             return out
 
@@ -287,7 +287,7 @@ class Graph:
                     smooth: bool = True) -> tuple[dict[str, Any], bool]:
         obj: dict[str, Any] = {}
         confidence: dict[str, float | None] = {}
-        reasons: dict[str, str] = {}
+        reasons: dict[str, str | list[str | None]] = {}
         any_hit = False
         for f in proc.fields:
             if f.gate is not None:
@@ -316,6 +316,10 @@ class Graph:
             obj[f.name] = value
             if value is None and reason:
                 reasons[f.name] = reason
+            elif isinstance(value, list) and None in value and value == r.value and len(r.cells) == len(value):
+                # a list read this frame with null elements: each null one's reason, in place
+                reasons[f.name] = [None if v is not None else c.reason or "nothing read"
+                                   for v, c in zip(value, r.cells)]
             if proc.confidence:
                 confidence[f.name] = None if r.confidence is None else round(float(r.confidence), 3)
         if proc.confidence:

@@ -109,6 +109,9 @@ class FrameContext:
 
 @dataclass(kw_only=True)
 class BoxResult:
+    """One box's read. ``measure`` fills the value and what it saw; ``CompiledStep.run`` adds
+    the box in frame pixels and, when the frame keeps images (--record), its crops."""
+
     value: Any
     hit: bool
     score: float | None = None
@@ -116,6 +119,9 @@ class BoxResult:
     reason: str | None = None
     location: IntBox | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    box: IntBox | None = None
+    crop: np.ndarray | None = None
+    prepared: np.ndarray | None = None
 
 
 @dataclass(kw_only=True)
@@ -131,6 +137,9 @@ class StepResult:
     details: dict[str, Any] = field(default_factory=dict)
     crop: np.ndarray | None = None
     prepared: np.ndarray | None = None
+    # a region of several boxes (boxes, grid): each box's own read, in the value's order
+    # (empty for one box: the step's result is that box's)
+    cells: list[BoxResult] = field(default_factory=list)
 
 
 PrepChain = list[tuple[str, Op]]
@@ -275,16 +284,17 @@ class CompiledStep(ABC, Generic[S]):
         widen = self.widen(fc)
         results: list[BoxResult] = []
         crop = prepared = None
+        keep = fc.keep_images
         for i, (x, y, w, h) in enumerate(boxes):
             crop = fc.image[y:y + h, x:x + w]
-            if crop.size == 0:
-                results.append(BoxResult(value=None, hit=False, reason="the box lies outside the frame"))
-                continue
             box = (x, y, w, h)
+            if crop.size == 0:
+                results.append(BoxResult(value=None, hit=False, reason="the box lies outside the frame", box=box))
+                continue
             if rel is not None:
                 trimmed = rel.text_run(crop, self._prepare(crop), box, fc)
                 if trimmed is None:
-                    results.append(BoxResult(value=None, hit=False,
+                    results.append(BoxResult(value=None, hit=False, box=box, crop=crop if keep else None,
                                              reason=f"no text clear of icons at the box's {rel.spec.text} side"))
                     continue
                 crop, prepared, box = trimmed
@@ -302,8 +312,10 @@ class CompiledStep(ABC, Generic[S]):
                 if widen != 1.0:  # back to frame pixels
                     lx, lw = round(lx / widen), max(1, round(lw / widen))
                 r.location = (lx + box[0], ly + box[1], lw, lh)
+            r.box = box
+            if keep:
+                r.crop, r.prepared = crop, prepared
             results.append(r)
-        keep = fc.keep_images
         if len(results) == 1 and not (isinstance(self.region, CompiledRegion) and self.region.multi):
             r = results[0]
             return StepResult(value=r.value, hit=r.hit, score=r.score, threshold=self.threshold,
@@ -317,7 +329,7 @@ class CompiledStep(ABC, Generic[S]):
             score=min(scores) if scores else None, threshold=self.threshold,
             confidence=min(confs) if confs else None, reason="; ".join(reasons) or None, boxes=boxes,
             details={"per_box": [r.details for r in results]} if any(r.details for r in results) else {},
-            crop=crop if keep else None, prepared=prepared if keep else None,
+            crop=crop if keep else None, prepared=prepared if keep else None, cells=results,
         )
 
     def _prepare(self, crop: np.ndarray) -> np.ndarray:

@@ -93,13 +93,19 @@ class CompiledOcr(CompiledText[OcrStep]):
 
     def measure(self, crop: np.ndarray, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
         result = self._read(self.first.memo_key, self.first.engine, prepared, box, fc)
+        # every read's text and reason, for --explain and the report: the value's reason is
+        # the last read's, and why the earlier reads failed would be lost with it
+        attempts = [_attempt(result)]
         for i, retry in enumerate(self.retries):
             if result.hit:
                 break
             again = self._read(retry.memo_key, retry.engine, run_prep(retry.chain, crop) if retry.chain else crop, box, fc)
+            attempts.append(_attempt(again))
             again.details["retry"] = i
             again.details["first"] = {"text": result.details.get("text"), "why": result.reason}
             result = again if again.hit or i == len(self.retries) - 1 else result
+        if len(attempts) > 1:
+            result.details["attempts"] = attempts
         return result
 
     def _read(self, memo_key: Any, engine: OcrEngine, prepared: np.ndarray, box: IntBox, fc: FrameContext) -> BoxResult:
@@ -129,3 +135,8 @@ class CompiledOcr(CompiledText[OcrStep]):
             return BoxResult(value=None, hit=False, score=conf / 100, confidence=conf / 100, reason=str(e), details=details)
         details.update(more)
         return BoxResult(value=value, hit=True, score=conf / 100, confidence=conf / 100, details=details)
+
+
+def _attempt(r: BoxResult) -> dict[str, Any]:
+    """One read as --explain lists it: the text, Tesseract's confidence, why it was rejected."""
+    return {"text": r.details.get("text"), "conf": r.details.get("conf"), "reason": r.reason}

@@ -147,8 +147,11 @@ class CompiledTemplate(CompiledStep[TemplateStep]):
         score, label, loc = ranked[0]
         runner = ranked[1] if len(ranked) > 1 else None
         margin = score - runner[0] if runner else score
-        details = {"best": label, "runner_up": runner[1] if runner else None,
-                   "runner_up_score": round(runner[0], 4) if runner else None, "margin": round(margin, 4),
+        # where each candidate matched best, in frame pixels: a miss says where the best
+        # candidate was (a box off by a few pixels shows as a match at its edge)
+        details = {"best": label, "best_box": _in_frame(loc, box), "runner_up": runner[1] if runner else None,
+                   "runner_up_score": round(runner[0], 4) if runner else None,
+                   "runner_up_box": _in_frame(runner[2], box) if runner else None, "margin": round(margin, 4),
                    "top": [[lbl, round(s, 4)] for s, lbl, _ in ranked[:5]]}
         if score < self.threshold:
             return BoxResult(value=None, hit=False, score=score, confidence=max(score, 0.0), reason=f"best {label} scored {score:.3f} < threshold {self.threshold:g}",
@@ -180,6 +183,11 @@ class CompiledTemplate(CompiledStep[TemplateStep]):
         return BoxResult(value=value, hit=bool(kept), score=best, confidence=best,
                          reason=None if kept else f"nothing scored >= {self.threshold:g}",
                          details={"hits": len(kept)})
+
+
+def _in_frame(loc: IntBox, box: IntBox) -> list[int]:
+    """A match's box in the crop's pixels, as [x, y, w, h] in the frame's."""
+    return [loc[0] + box[0], loc[1] + box[1], loc[2], loc[3]]
 
 
 def _iou(a: IntBox, b: IntBox) -> float:
