@@ -142,3 +142,22 @@ def test_top_right_panel_of_another_layout_is_null_not_a_number(game_for, shared
         match = results[label]["match"]
         assert match["squads_left"] is None and match["players_alive"] is None, (label, match)
         assert set(match["null_reasons"]) == {"squads_left", "players_alive"}
+
+
+def test_a_list_agrees_element_by_element(shared_data: Path) -> None:
+    """img1's trio kills [2, 2, 0] saved as JPEG 60: the glyph reader still reads all three,
+    the OCR check behind `agree` loses the '0'. The two '2's, read alike both ways, stand;
+    the '0' is null with both reads as its reason (before, the whole list was null)."""
+    from engine.debug.perturb import VARIANTS
+    from engine.media.sources import read_image
+    from engine.runtime.game import load_game
+
+    game = load_game(GAME, assets=[shared_data])
+    image, frame = read_image(str(shared_data / "apex" / "img1.png"))
+    obj = game.process(VARIANTS["jpeg60"].apply(image), frame).objects["trio"]
+    assert obj["kills"] == [2, 2, None]
+    assert obj["null_reasons"]["kills"][:2] == [None, None]
+    assert obj["null_reasons"]["kills"][2].startswith("read 0, but agree[0] read ")
+    # as stored (a later frame of the stream: the processor is due again), both reads agree
+    later = dict(frame, relative_timestamp=60.0)
+    assert game.process(image, later).objects["trio"]["kills"] == [2, 2, 0]

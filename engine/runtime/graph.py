@@ -113,6 +113,28 @@ class CompiledProcessor:
         return bool(self.screens)
 
 
+def _same_shape_lists(a: StepResult, b: StepResult) -> bool:
+    return (isinstance(a.value, list) and isinstance(b.value, list) and len(a.value) == len(b.value)
+            and len(a.cells) == len(a.value))
+
+
+def _agree_elements(r: StepResult, other: StepResult, j: int) -> StepResult:
+    """``r`` with the elements ``other`` reads otherwise made null, each with both reads as its
+    reason. On Apex's summary under JPEG 60 the OCR check lost one '0' of three kills, and the
+    whole list went null with it; each element kept is still two reads that agree."""
+    values, cells = list(r.value), list(r.cells)
+    for i, (a, b) in enumerate(zip(r.value, other.value)):
+        if a is not None and a != b:
+            got = repr(b) if b is not None else "nothing"
+            values[i] = None
+            cells[i] = replace(cells[i], value=None, hit=False, reason=f"read {a!r}, but agree[{j}] read {got}")
+    if all(v is None for v in values):
+        return StepResult(value=None, hit=False, score=r.score, threshold=r.threshold, confidence=r.confidence,
+                          boxes=r.boxes, details=r.details, cells=cells,
+                          reason=f"read {r.value!r}, but agree[{j}] read {other.value!r}")
+    return replace(r, value=values, cells=cells)
+
+
 class ProcessorFailure(Exception):
     def __init__(self, step: str, error: BaseException):
         super().__init__(f"{type(error).__name__}: {error}")
@@ -331,10 +353,16 @@ class Graph:
     def _agree(self, proc: CompiledProcessor, label: str, f: CompiledField, r: StepResult, fc: FrameContext,
                out: FrameOutput) -> StepResult:
         """The field's read, if every other read in ``agree`` gives the same value; else a miss
-        naming both reads (and nothing found, so no box is placed by a doubtful read)."""
+        naming both reads (and nothing found, so no box is placed by a doubtful read). A list
+        (several boxes) agrees element by element: an element the other read gives otherwise
+        (or not at all) is null with both reads as its reason, the rest stand."""
         for j, step in enumerate(f.agree):
             other = self._step(proc, f"{label}.agree[{j}]", step, fc, out)
-            if not other.hit or other.value != r.value:
+            if other.hit and _same_shape_lists(r, other) and other.value != r.value:
+                r = _agree_elements(r, other, j)
+                if not r.hit:
+                    return r
+            elif not other.hit or other.value != r.value:
                 got = repr(other.value) if other.hit else f"nothing ({other.reason})"
                 return StepResult(value=None, hit=False, score=r.score, threshold=r.threshold,
                                   confidence=r.confidence, boxes=r.boxes, details=r.details,

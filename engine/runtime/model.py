@@ -60,7 +60,8 @@ class FieldSpec:
     agree: list[StepChoice] = param(default_factory=list, help="other reads of the same thing (another prep, scale or "
                                     "step type): the value stands only when each of them reads the same value, else "
                                     "it is null with both reads in the reason (two ways of reading rarely make the "
-                                    "same mistake; Tesseract misreads a name at 98% confidence)")
+                                    "same mistake; Tesseract misreads a name at 98% confidence); a list agrees "
+                                    "element by element")
 
 
 @dataclass(frozen=True, kw_only=True)
