@@ -45,7 +45,7 @@ def serve(
 ) -> None:
     """Serve GAME as an OverTrack plugin: POST frames in, JSON answers out.
 
-    Frames are POSTed to any path (OverTrack posts to the URL you give it, e.g. http://localhost:5000); add ?explain=1 for the per-processor trace. GET /health reports the game, version, frames processed, uptime and the last configuration error. Every error answer is JSON {"error": {"code", "message"}}; frames the engine failed on are saved to --fault-dir.
+    Frames are POSTed to any path (OverTrack posts to the URL you give it, e.g. http://localhost:5000); add ?explain=1 for what each processor and step saw (docs/games.md, "What each step saw"). GET /health reports the game, version, frames processed, uptime and the last configuration error. Every error answer is JSON {"error": {"code", "message"}}; frames the engine failed on are saved to --fault-dir.
 
     Examples:
 
