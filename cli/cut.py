@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
@@ -183,6 +183,11 @@ def cut(
         "--cut", min=0, max=254, metavar="LEVEL", show_default=False,
         help="With --text: fixed grey level between ink and background (default: Otsu's), as the glyphs step's "
              "cut.")] = None,
+    prep: Annotated[Optional[str], typer.Option(
+        "--prep", metavar="OPS", show_default=False,
+        help="With --text: the glyphs step's prep list, as YAML, applied to the crop before it is split into "
+             "glyphs, e.g. \"[{keep: {space: hsv, ranges: [[[0, 120, 120], [10, 255, 255]]]}}, max]\" for red "
+             "digits on a busy background.")] = None,
 ) -> None:
     """Cut a template from a screenshot at a region's box (after anchor/viewport mapping) or at
     --box; with --text, cut the glyphs of a font by example.
@@ -191,9 +196,12 @@ def cut(
       otrig cut shot.png --game games/apex.yaml --region weapon_name -o art/r99.png
       otrig cut shot.png --box 1729,961,54,37 --text 12 -o art/apex-clip
       otrig cut shot2.png --game games/apex.yaml --region clip --text 36 -o art/apex-clip
+      otrig cut shot.png --box 928,2,64,26 --text 1:50 --prep "[grey, {scale: 2}]" -o art/timer
     """
-    if text is None and (polarity != "auto" or ink_cut is not None):
-        raise fail("cut", "--polarity and --cut say how to split --text into glyphs: they need --text", USAGE_ERROR)
+    if text is None and (polarity != "auto" or ink_cut is not None or prep is not None):
+        raise fail("cut", "--polarity, --cut and --prep say how to split --text into glyphs: they need --text",
+                   USAGE_ERROR)
+    chain = _prep_chain(prep)
     chars = "" if text is None else text.replace(" ", "")
     if text is not None:
         _check_text(text, chars)
@@ -208,7 +216,25 @@ def cut(
                           f"(0..{len(boxes) - 1})", USAGE_ERROR)
     from engine.steps.text import capture_widening
     _cut_font(img, boxes[0], text, chars, Path(output), polarity=polarity, ink_cut=ink_cut,
-              widen=capture_widening(geometry_for(frame, None)))
+              widen=capture_widening(geometry_for(frame, None)), prep=chain)
+
+
+def _prep_chain(prep: str | None) -> list[tuple[str, Any]]:
+    """``--prep`` as the language compiles a ``prep:`` list; its errors name the option."""
+    if prep is None:
+        return []
+    from engine.lang.errors import GameFileError
+    from engine.lang.yamlsrc import load_yaml_text
+    from engine.vision.prep import compile_prep
+
+    try:
+        src = load_yaml_text(prep, "--prep")
+        if not isinstance(src.data, list):
+            raise fail("cut", f"--prep must be a YAML list of prep ops, e.g. \"[grey, {{scale: 2}}]\", not {prep!r}",
+                       USAGE_ERROR)
+        return compile_prep(src.data, (), src)
+    except GameFileError as e:
+        raise fail("cut", f"{e}", USAGE_ERROR) from None
 
 
 def _box_text(box: IntBox) -> str:
@@ -308,9 +334,11 @@ def font_summary(folder: Path) -> str:
 
 
 def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path, *,
-              polarity: Literal["auto", "bright", "dark"], ink_cut: int | None, widen: float) -> None:
+              polarity: Literal["auto", "bright", "dark"], ink_cut: int | None, widen: float,
+              prep: list[tuple[str, Any]]) -> None:
     """``widen``: the capture's squeeze undone (engine.steps.text.capture_widening), so the
-    examples have the glyphs' true shape, as the glyphs step reads them."""
+    examples have the glyphs' true shape, as the glyphs step reads them; then ``prep``, as the
+    step prepares its crop (its scale is undone for the boxes it reports)."""
     import cv2
 
     from engine.steps.base import widened
@@ -319,13 +347,22 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
 
     if folder.exists() and not folder.is_dir():
         raise fail("cut", f"-o {folder}: with --text, -o is the font folder, and this is a file", USAGE_ERROR)
+    from engine.vision.prep import run_prep
+
     x, y, w, h = box
     crop = img[y:y + h, x:x + w]
     if widen != 1.0:
         crop = widened(crop, widen)
+    if prep:
+        try:
+            crop = run_prep(prep, crop)
+        except ValueError as e:
+            raise fail("cut", f"--prep: {e}", USAGE_ERROR) from None
+    # the prepared crop's pixels per frame pixel (a scale op grows it)
+    sx, sy = crop.shape[1] / w, crop.shape[0] / h
 
     def frame_x(gx: int) -> int:  # a column of the crop, in frame pixels
-        return x + round(gx / widen)
+        return x + round(gx / sx)
 
     options = GlyphOptions(polarity=polarity, cut=ink_cut)
     glyphs = glyph_patches(crop, options, expect=len(chars))
@@ -335,7 +372,7 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
         raise fail("cut", f"found {found} in the box {_box_text(box)} (frame pixels), but --text {text!r} has "
                           f"{len(chars)} character{'s' if len(chars) != 1 else ''}: box the text alone (ink on "
                           f"its line next to it counts as a glyph), or give --text as the crop shows it "
-                          f"(--polarity/--cut if the ink is split wrong); nothing written", INPUT_ERROR)
+                          f"(--polarity, --cut or --prep if the ink is split wrong); nothing written", INPUT_ERROR)
 
     existing = _font_files(folder)
     present = {c for c in (char_of(p.stem) for p in existing) if c is not None}
@@ -346,7 +383,8 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
         taken.add(stem)
         present.add(char)
         margin = max(2, patch.shape[0] // 4)
-        planned.append((stem, example_image(patch, margin), (frame_x(gx), y + gy, frame_x(gx + gw) - frame_x(gx), gh)))
+        where = (frame_x(gx), y + round(gy / sy), frame_x(gx + gw) - frame_x(gx), max(1, round(gh / sy)))
+        planned.append((stem, example_image(patch, margin), where))
 
     # The font as it will be, in a scratch folder: it must read this very crop as the text,
     # else the examples (or the folder's own) are not what the user thinks.

@@ -214,3 +214,29 @@ def test_a_region_of_several_boxes_needs_index_for_text(shared_data, game_file, 
             "-o", str(tmp_path / "f"))
     assert r.exit_code == 0, r.output
     assert Font.load(tmp_path / "f").charset == "19"
+
+
+def test_prep_splits_ink_the_plain_crop_cannot(shared_data, tmp_path):
+    """CS:GO's red health '100' on sand: as grey, Otsu joins the two zeros to the sand (2
+    glyphs for 3 characters, refused). With the glyphs step's prep given as --prep (the
+    saturation channel) the three digits are cut, boxed in frame pixels whatever the prep's
+    scale, and the font reads the crop back."""
+    shot = str(shared_data / "csgo" / "test5.png")
+    plain = cut(shot, "--box", "52,1032,70,40", "--text", "100", "-o", str(tmp_path / "plain"))
+    assert plain.exit_code == INPUT_ERROR and "found 2 glyphs" in plain.output and "--prep" in plain.output
+    assert not (tmp_path / "plain").exists()
+
+    boxes = []
+    for name, prep in (("s", "[{channel: s}]"), ("s2", "[{channel: s}, {scale: 2}]")):
+        r = cut(shot, "--box", "52,1032,70,40", "--text", "100", "--prep", prep, "-o", str(tmp_path / name))
+        assert r.exit_code == 0, r.output
+        assert sorted(p.name for p in (tmp_path / name).glob("*.png")) == ["0.png", "0_2.png", "1.png"]
+        boxes.append([tuple(int(v) for v in line.split()[1].split(",")) for line in r.output.splitlines()[:3]])
+    for a, b in zip(*boxes):
+        assert all(abs(u - v) <= 1 for u, v in zip(a, b)), boxes
+    assert boxes[0][0][0] > 52 and boxes[0][2][0] + boxes[0][2][2] <= 52 + 70
+
+    bad = cut(shot, "--box", "52,1032,70,40", "--text", "100", "--prep", "[{bogus: 1}]", "-o", str(tmp_path / "b"))
+    assert bad.exit_code == USAGE_ERROR and "--prep" in bad.output and "unknown op 'bogus'" in bad.output
+    alone = cut(shot, "--box", "52,1032,70,40", "--prep", "[grey]", "-o", str(tmp_path / "t.png"))
+    assert alone.exit_code == USAGE_ERROR and "need --text" in alone.output
