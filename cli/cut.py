@@ -383,8 +383,8 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
         taken.add(stem)
         present.add(char)
         margin = max(2, patch.shape[0] // 4)
-        where = (frame_x(gx), y + round(gy / sy), frame_x(gx + gw) - frame_x(gx), max(1, round(gh / sy)))
-        planned.append((stem, example_image(patch, margin), where))
+        in_frame = (frame_x(gx), y + round(gy / sy), frame_x(gx + gw) - frame_x(gx), max(1, round(gh / sy)))
+        planned.append((stem, example_image(patch, margin), in_frame))
 
     # The font as it will be, in a scratch folder: it must read this very crop as the text,
     # else the examples (or the folder's own) are not what the user thinks.
