@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import check, cut, demo, extract, golden, probe, report, run, serve
+from cli import check, cut, demo, extract, golden, probe, report, run, serve, studio
 
 app = typer.Typer(
     name="otrig",
@@ -31,6 +31,7 @@ app.command("cut")(cut.cut)
 app.command("probe")(probe.probe)
 app.command("test")(golden.test)
 app.command("demo")(demo.demo)
+app.command("studio")(studio.studio)
 
 if __name__ == "__main__":
     app()

@@ -17,7 +17,9 @@ Exit status, for every command:
 """
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, List, Optional, Sequence
@@ -178,3 +180,12 @@ def fail(command: str, message: str, code: int) -> typer.Exit:
     """Print ``otrig COMMAND: MESSAGE`` on stderr; ``raise fail(...)`` exits with ``code``."""
     typer.echo(f"otrig {command}: {message}", err=True)
     return typer.Exit(code)
+
+
+def configure_server_logging(verbose: bool) -> None:
+    """Logging for the commands that run a server (serve, studio): INFO on stderr, DEBUG with
+    --verbose; waitress's queue warnings only with --verbose (they fire on every burst)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not verbose:
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)

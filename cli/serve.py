@@ -1,8 +1,6 @@
 """`otrig serve`: serve a game file as an OverTrack plugin over HTTP."""
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -10,7 +8,7 @@ import typer
 
 from cli.options import (GAME_FILE_ERROR, GAME_HELP, USAGE_ERROR, Assets, CropsEvery, CropsMaxFrames, Explain,
                          Record, RecordBudgetMb, RecordLimits, ViewportOpt, fail, load_game_reporting,
-                         make_recorder, viewport_box)
+                         configure_server_logging, make_recorder, viewport_box)
 from engine.plugin import protocol
 
 if TYPE_CHECKING:
@@ -85,10 +83,7 @@ def serve(
         limits = RecordLimits(crops_every=crops_every, crops_max_frames=crops_max_frames, budget_mb=record_budget_mb)
         recorder = make_recorder(record, compiled, limits, block=False)  # never hold up an answer
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not verbose:
-        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    configure_server_logging(verbose)
 
     def ready(url: str) -> None:
         # one machine-readable line on stdout, for scripts and tests using --port 0
