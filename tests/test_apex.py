@@ -145,16 +145,17 @@ def test_top_right_panel_of_another_layout_is_null_not_a_number(game_for, shared
 
 
 def test_a_list_agrees_element_by_element(shared_data: Path) -> None:
-    """img1's trio kills [2, 2, 0] saved as JPEG 60: the glyph reader still reads all three,
-    the OCR check behind `agree` loses the '0'. The two '2's, read alike both ways, stand;
-    the '0' is null with both reads as its reason (before, the whole list was null)."""
+    """img1's trio kills [2, 2, 0] as a 1440p capture gives them: the glyph reader still
+    reads all three, the OCR check behind `agree` loses the '0'. The two '2's, read alike
+    both ways, stand; the '0' is null with both reads as its reason (before, the whole list
+    was null)."""
     from engine.debug.perturb import VARIANTS
     from engine.media.sources import read_image
     from engine.runtime.game import load_game
 
     game = load_game(GAME, assets=[shared_data])
     image, frame = read_image(str(shared_data / "apex" / "img1.png"))
-    obj = game.process(VARIANTS["jpeg60"].apply(image), frame).objects["trio"]
+    obj = game.process(VARIANTS["1440p"].apply(image), frame).objects["trio"]
     assert obj["kills"] == [2, 2, None]
     assert obj["null_reasons"]["kills"][:2] == [None, None]
     assert obj["null_reasons"]["kills"][2].startswith("read 0, but agree[0] read ")

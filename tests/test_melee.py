@@ -126,9 +126,10 @@ def _run(game: CompiledGame, path: Path, fps: float) -> list[tuple[int, dict[str
 def test_smuckers_whole_clip_reports_no_wrong_value(shared_data):
     """Every 10th frame (`otrig run -r 6 --viewport 11,22,1378,1033`): damage of both ports in
     use, the unused ones, the timer. Measured with the CNN digit reader at its own threshold
-    (checked by the MLP): damage 269 right / 0 wrong of 360 (the rest null or late: a change
-    reported one read later, by stable_for); seconds 165 / 15 / 0, hundredths 103 / 77 / 0 of
-    180. (The MLP alone at a per-file 0.88: damage 290, hundredths 111; the CNN alone read
+    (checked by the MLP): damage 298 right / 0 wrong of 360 (the rest null or late: a change
+    reported one read later, by stable_for); seconds 165 / 15 / 0, hundredths 99 / 81 / 0 of
+    180. (The weights before their reject letters were checked across faces: damage 269,
+    hundredths 103.) (The MLP alone at a per-file 0.88: damage 290, hundredths 111; the CNN alone read
     three '5x' hundredths as '6x'.) Frames 0-53 use the other layout, so this viewport misses their
     HUD: null there."""
     reads = _run(_game(shared_data, SMUCKERS_B), shared_data / SMUCKERS, 6)
