@@ -1,6 +1,7 @@
 """`otrig run`: run a game file in-process on videos and screenshots, print JSON Lines."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,25 @@ def run(
     crops_every: CropsEvery = 1,
     crops_max_frames: CropsMaxFrames = 200,
     record_budget_mb: RecordBudgetMb = 500.0,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, metavar="N", show_default=False, rich_help_panel="Distributed",
+        help="Run on a local Dask cluster of N worker processes (default with --out-dir: one per core).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", metavar="tcp://HOST:PORT", show_default=False, rich_help_panel="Distributed",
+        help="Run on the Dask cluster of this scheduler (`dask scheduler`, `dask worker`; the workers must see "
+             "the game, assets and videos at the same paths).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out-dir", metavar="DIR", show_default=False, rich_help_panel="Distributed",
+        help="One JSON Lines file per source, DIR/<name without extension>.jsonl, written as <...>.jsonl.part and "
+             "renamed when complete; a rerun skips complete files. Runs distributed (--workers, --scheduler).")] = None,
+    segment: Annotated[float, typer.Option(
+        "--segment", min=0.0, metavar="SECONDS", rich_help_panel="Distributed",
+        help="Distributed: cut videos longer than 1.5x this into segments of about this many seconds, at keyframes "
+             "(0: never cut).")] = 300.0,
+    start_time: Annotated[Optional[float], typer.Option(
+        "--start-time", metavar="EPOCH", show_default=False,
+        help="The timestamp of media time 0 for every source, in Unix seconds (default: when the source is read), "
+             "for output that is the same from run to run.")] = None,
 ) -> None:
     """Run GAME on frames in-process (no HTTP) and print one JSON object per frame.
 
@@ -42,7 +62,20 @@ def run(
       otrig run games/apex.yaml stream.png --viewport 0,0,1440,810 --explain
 
       otrig run games/apex.yaml vod.mp4 --record rec/ && otrig report rec/ -o report.html
+
+      otrig run apex vods/*.mp4 -r 2 --out-dir out/              (a local Dask cluster, one file per VOD)
+
+      otrig run apex vods/*.mp4 --out-dir out/ --scheduler tcp://10.0.0.5:8786
     """
+    if start_time is not None and not math.isfinite(start_time):
+        raise typer.BadParameter(f"must be a number of seconds since 1970, got {start_time:g}",
+                                 param_hint="--start-time")
+    if workers is not None or scheduler is not None or out_dir is not None:
+        from cli.run_dask import run_distributed
+        run_distributed(game, sources, fps=fps, seek=seek, jsonl=jsonl, viewport=viewport_box(viewport),
+                        assets=assets, explain=explain, record=record, workers=workers, scheduler=scheduler,
+                        out_dir=out_dir, segment=segment, start_time=start_time)
+        return
     # the engine is heavy to import; --help stays fast
     from engine.lang.errors import SourceError
     from engine.media.sources import VideoSource, is_image_path, read_image
@@ -69,7 +102,8 @@ def run(
     try:
         for path in sources:
             try:
-                items = [read_image(path)] if is_image_path(path) else VideoSource(path, fps, seek)
+                items = ([read_image(path, wall_start=start_time)] if is_image_path(path)
+                         else VideoSource(path, fps, seek, wall_start=start_time))
                 for image, frame in items:
                     try:
                         answer = run_frame(compiled, image, frame, explain=explain, recorder=recorder)

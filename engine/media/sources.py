@@ -218,7 +218,7 @@ class VideoSource:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float = 1.0, seek: float = 0.0, *,
-                 wall_start: float | None = None, allow_seek: bool = True):
+                 wall_start: float | None = None, allow_seek: bool = True, start_sample: int = 0):
         if not (fps > 0 and math.isfinite(fps)):
             raise SourceError(f"the sampling rate must be a positive number of frames per second, got {fps}")
         if not (seek >= 0 and math.isfinite(seek)):
@@ -228,6 +228,9 @@ class VideoSource:
         self.seek = float(seek)
         self.wall_start = wall_start
         self.allow_seek = allow_seek
+        # the samples of seek + k/fps from k = start_sample on: a segment of a longer run
+        # (engine.batch) reads the same samples, and the same `source`, as the whole run
+        self.start_sample = max(0, int(start_sample))
         self.info = probe_video(self.path)
         last_time = (self.info.frames - Fraction(1, 2)) / self.info.fps
         if exact(seek) > last_time:
@@ -304,13 +307,15 @@ class VideoSource:
             half = Fraction(1, 2) / info.fps
             by_pts = info.cfr and tb is not None  # frame_no from the PTS is exact only for CFR
             times = sample_times(self.fps, self.seek)
+            for _ in range(self.start_sample):
+                next(times)
             target = next(times)
             last_emitted = -1
             prev: tuple[int, Fraction, Any] | None = None
             index = -1
             gop = self._first_gop() if (by_pts and self.allow_seek) else 0  # longest keyframe interval seen
             last_key: int | None = None
-            seek_to: Fraction | None = target if (self.seek > 0 and by_pts and self.allow_seek) else None
+            seek_to: Fraction | None = target if (target > 0 and by_pts and self.allow_seek) else None
             sought: Fraction | None = None  # the target of the last seek: never seek twice for one
 
             while True:
