@@ -39,15 +39,20 @@ RATE = "10"
 START = "1700000000"
 
 
-def vods(n: int) -> list[str]:
+def links(target: Path, stem: str, n: int) -> list[str]:
+    """``n`` differently named links to one video (each its own source and output file)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     out = []
     for i in range(n):
-        link = CACHE / f"vod{i + 1}.mp4"
+        link = CACHE / f"{stem}{i + 1}.mp4"
         if not link.exists():
-            link.symlink_to(CLIP)
+            link.symlink_to(target)
         out.append(str(link))
     return out
+
+
+def vods(n: int) -> list[str]:
+    return links(CLIP, "vod", n)
 
 
 def children_cpu() -> float:
@@ -152,12 +157,7 @@ def hd_rate(repeats: int, n: int) -> None:
     if not video.exists():
         write_templates(assets / "demo_icons")
         write_video(video, CACHE / "demo1080p60.json", seconds=20, fps=60, size=(1920, 1080))
-    sources = []
-    for i in range(n):
-        link = CACHE / f"match{i + 1}.mp4"
-        if not link.exists():
-            link.symlink_to(video)
-        sources.append(str(link))
+    sources = links(video, "match", n)
     modes = ("sequential", "--workers 1", "--workers 2")
     walls: dict[str, list[float]] = {m: [] for m in modes}
     cpus: dict[str, list[float]] = {m: [] for m in modes}
