@@ -173,3 +173,40 @@ processors:
     out = g.process(img, {"relative_timestamp": 0.0}).objects["p"]
     assert "anchor" not in out and "anchor" not in out["confidence"]
     assert out["near"] == [255.0, 255.0, 255.0]  # its box was placed by the hidden field
+
+
+SCREEN_BY_BARE_NAME = """
+game: x
+regions:
+  a: {box: [0, 0, 10, 10]}
+processors:
+  screen:
+    screens:
+      results: {all: [{fraction: {region: a, space: hsv, ranges: [[[0, 0, 0], [180, 255, 255]]], min: 0.5}}]}
+  results:
+    when: screen == results
+    fields:
+      v: {color: {region: a}}
+  other:
+    when: screen.name == "results"
+    fields:
+      w:
+        color: {region: a}
+        when: screen != other
+"""
+
+
+def test_a_screen_compared_with_a_bare_processor_name_is_warned(tmp_path):
+    """`when: screen == results`, where results is a screen and also a processor, compares
+    two processors' values and never opens; check warns and says what to write. A quoted
+    name is not warned."""
+    p = tmp_path / "x.yaml"
+    p.write_text(SCREEN_BY_BARE_NAME)
+    r = run_otrig("check", str(p))
+    assert r.returncode == 0, r.stderr
+    warned = [line for line in r.stderr.splitlines() if "compares screen group" in line]
+    assert len(warned) == 2, r.stderr
+    assert warned[0].startswith(f"warning: {p}:10: processors.results.when: `screen == results`")
+    assert warned[0].endswith('write screen.name == "results"')
+    # 'other' is no screen of the group: the hint is a quoted name, whatever it is
+    assert "processors.other.fields.w.when" in warned[1] and warned[1].endswith('screen.name == "..."')

@@ -161,3 +161,23 @@ def compile_expr(text: str, known: set[str]) -> Expr:
                                 f"({', '.join(sorted(known)) or 'none declared'})", col + 1 if col is not None else None)
             names.add(node.id)
     return Expr(text, names)
+
+
+def compared_names(expr: Expr) -> list[tuple[str, str]]:
+    """Each pair of bare names an expression compares for (in)equality or membership, the
+    first maybe as ``name.name`` (``screen == results``, ``screen.name != results``): a
+    screen's name written without quotes reads as the processor of that name instead."""
+    pairs = []
+    for node in ast.walk(expr._tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        for op, a, b in zip(node.ops, sides, sides[1:]):
+            if not isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+                continue
+            for x, y in ((a, b), (b, a)):
+                if isinstance(x, ast.Attribute) and x.attr == "name":
+                    x = x.value
+                if isinstance(x, ast.Name) and isinstance(y, ast.Name):
+                    pairs.append((x.id, y.id))
+    return pairs

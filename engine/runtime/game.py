@@ -15,7 +15,7 @@ import numpy as np
 from engine.lang.assets import asset_roots
 from engine.lang.shipped import resolve_game_path
 from engine.lang.errors import GameFileError, Problems
-from engine.lang.expr import Expr, ExprError, compile_expr
+from engine.lang.expr import Expr, ExprError, compared_names, compile_expr
 from engine.runtime.graph import CompiledBand, CompiledField, CompiledProcessor, CompiledRows, CompiledScreen, Graph
 from engine.runtime.model import GameSpec, ProcessorSpec, RowsSpec, parse_game
 from engine.vision.prep import ColorRanges
@@ -173,10 +173,36 @@ def compile_game(src: Located, p: Path, *, assets: Sequence[str | Path] = (),
     order = _run_order(spec, deps, src)
     warnings = [f"{src.file}:{src.where(('regions', r))[0]}: regions.{r}: region is declared but no step uses it"
                 for r in spec.regions if r not in ctx.used_regions]
+    warnings += _screen_name_warnings(compiled, src)
     watched = [p] + sorted(set(ctx.loaded_files))
     vp = viewport if viewport is not None else spec.viewport
     graph = Graph([compiled[n] for n in order], mapper, vp, spec.budget_ms if budget_ms is None else budget_ms)
     return CompiledGame(spec.game, str(spec.version), p, spec, graph, regions, warnings, watched)
+
+
+def _screen_name_warnings(compiled: dict[str, CompiledProcessor], src: Located) -> list[str]:
+    """Gates that compare a screen group with a bare processor name: `when: screen == results`
+    with `results` both a screen and a processor compares two processors' values, never
+    equal, so the gate stays shut (or open) on every frame, silently. The new-user
+    exercise of issue 14 lost minutes to exactly this."""
+    out = []
+    for pname, proc in compiled.items():
+        gates: list[tuple[KeyPath, Expr | None]] = [(("processors", pname, "when"), proc.gate)]
+        gates += [(("processors", pname, "fields", f.name, "when"), f.gate) for f in proc.fields]
+        for path, gate in gates:
+            if gate is None:
+                continue
+            for group, other in compared_names(gate):
+                target = compiled.get(group)
+                if target is None or not target.is_screen_group or group == other:
+                    continue
+                screens = {s.name for s in target.screens}
+                hint = f"{group}.name == \"{other}\"" if other in screens else f"a quoted name, {group}.name == \"...\""
+                where = ".".join(str(k) for k in path)
+                out.append(f"{src.file}:{src.where(path)[0]}: {where}: `{gate.text}` compares screen group "
+                           f"{group!r} with the value of processor {other!r}, not with a screen's name; "
+                           f"to test the screen, write {hint}")
+    return out
 
 
 def _compile_processor(name: str, ps: ProcessorSpec, ctx: CompileContext, known: set[str]) -> CompiledProcessor:
