@@ -14,6 +14,10 @@ from cli.options import (INPUT_ERROR, Assets, CropsEvery, CropsMaxFrames, Explai
                          viewport_box)
 
 
+# The last second a timestamp_str can name (9999-12-31 23:59:59 UTC).
+MAX_EPOCH = 253402300799.0
+
+
 def run(
     game: GameArg,
     sources: Annotated[List[str], typer.Argument(
@@ -67,9 +71,9 @@ def run(
 
       otrig run apex vods/*.mp4 --out-dir out/ --scheduler tcp://10.0.0.5:8786
     """
-    if start_time is not None and not math.isfinite(start_time):
-        raise typer.BadParameter(f"must be a number of seconds since 1970, got {start_time:g}",
-                                 param_hint="--start-time")
+    if start_time is not None and not (math.isfinite(start_time) and 0 <= start_time < MAX_EPOCH):
+        raise typer.BadParameter(f"must be seconds since 1970 (not milliseconds), 0 to {MAX_EPOCH:.0f}; got "
+                                 f"{start_time:g}", param_hint="--start-time")
     if workers is not None or scheduler is not None or out_dir is not None:
         from cli.run_dask import run_distributed
         run_distributed(game, sources, fps=fps, seek=seek, jsonl=jsonl, viewport=viewport_box(viewport),

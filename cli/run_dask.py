@@ -39,8 +39,9 @@ def run_distributed(game: str, sources: Sequence[str], *, fps: float, seek: floa
                                  param_hint="--out-dir")
     compiled = load_game_or_exit(game, assets=assets, viewport=viewport)  # game-file errors, here, once
     refs = [SourceRef(index=i, name=s, path=os.path.abspath(s)) for i, s in enumerate(sources)]
+    from engine.batch.plan import files_digest
     job = Job(game=GameRef(path=str(compiled.path.resolve()), assets=tuple(str(a.resolve()) for a in assets),
-                           viewport=viewport),
+                           viewport=viewport, digest=files_digest(compiled.watched)),
               fps=fps, seek=seek, wall_start=time.time() if start_time is None else start_time, explain=explain,
               segment=segment, topic=f"otrig-progress-{uuid.uuid4().hex}")
 

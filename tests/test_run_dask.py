@@ -359,3 +359,43 @@ def test_command_line_errors(media, tmp_path):
               "--scheduler", f"tcp://127.0.0.1:{port}")
     assert r.returncode == 1 and f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in r.stderr
     assert "Traceback" not in r.stderr
+    for start in ("1700000000000", "-5", "nan"):  # milliseconds, before 1970: a usage error, not an OverflowError
+        r = otrig("run", "games/demo.yaml", str(media["short"]), "--start-time", start)
+        assert r.returncode == 2 and "--start-time" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_an_edited_game_is_loaded_again_by_a_live_cluster(media, cluster, tmp_path):
+    """Workers keep a loaded game between runs; an edit of the file (same path) must reach
+    them. Before, the second run answered with the first file's field names (health, not hp)."""
+    game = tmp_path / "demo.yaml"
+    text = (ROOT / "games" / "demo.yaml").read_text()
+    assert "      health:\n" in text
+    game.write_text(text)
+    args = ["run", str(game), str(media["short"]), *common(media), "--scheduler", cluster.address]
+    first = otrig(*args, "--jsonl", str(tmp_path / "1.jsonl"))
+    assert first.returncode == 0, first.stderr
+    game.write_text(text.replace("      health:\n", "      hp:\n"))
+    second = otrig(*args, "--jsonl", str(tmp_path / "2.jsonl"))
+    assert second.returncode == 0, second.stderr
+    expected = otrig("run", str(game), str(media["short"]), *common(media), "--jsonl", str(tmp_path / "seq.jsonl"))
+    assert expected.returncode == 0, expected.stderr
+    assert (tmp_path / "2.jsonl").read_bytes() == (tmp_path / "seq.jsonl").read_bytes()
+    assert (tmp_path / "1.jsonl").read_bytes() != (tmp_path / "2.jsonl").read_bytes()
+
+
+def test_a_truncated_video_keeps_what_was_read_as_the_sequential_run_does(media, tmp_path):
+    """A video cut off part way: the sequential run writes the frames before the damage and
+    names the error; so does a distributed one, cut in segments or not (before, it wrote
+    nothing, or only the segments before the damaged one)."""
+    data = media["long"].read_bytes()
+    cut = tmp_path / "trunc.mp4"
+    cut.write_bytes(data[:int(len(data) * 0.6)])
+    seq = otrig("run", "games/demo.yaml", str(cut), *common(media), "--jsonl", str(tmp_path / "seq.jsonl"))
+    lines = (tmp_path / "seq.jsonl").read_bytes()
+    assert lines and "trunc.mp4" in seq.stderr
+    for extra in ([], ["--segment", SEGMENT]):
+        out = tmp_path / f"out{len(extra)}"
+        r = otrig("run", "games/demo.yaml", str(cut), *common(media), "--workers", "1", "--out-dir", str(out), *extra)
+        assert r.returncode == 1 and f"error: {cut}: " in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (out / "trunc.jsonl").exists()                 # not complete: a rerun does it again
+        assert (out / "trunc.jsonl.part").read_bytes() == lines   # but what was read is kept

@@ -79,15 +79,15 @@ def run_batch(client: Any, job: Job, sources: Sequence[SourceRef], sink: Sink, p
         assert track.plan is not None
         while track.next in track.results:
             r = track.results.pop(track.next)
-            if r.error is not None:
-                fail(track, r.error)
-                return
             if r.unit.index > 0 and not r.carried and r.start_state != track.carried:
                 track.redone += 1
                 submit("unit", track, run_unit, job, r.unit, track.carried)
                 return
             sink.write(track.ref.index, r.lines)
             track.frames += r.frames
+            if r.error is not None:  # what it read stands (as a sequential run's); the rest is not read
+                fail(track, r.error)
+                return
             track.carried = r.end_state
             track.next += 1
         if track.next == len(track.plan.units):

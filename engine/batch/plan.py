@@ -10,9 +10,13 @@ would carry (checked at every boundary by the driver).
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 from engine.lang.errors import SourceError
 from engine.media.sources import VideoInfo, VideoSource, exact, is_image_path, sample_indices
@@ -31,6 +35,9 @@ class GameRef:
     path: str
     assets: tuple[str, ...] = ()
     viewport: IntBox | None = None
+    # a hash of the game file and every file it loaded (templates, fonts), so that a worker
+    # of a long-lived cluster loads the game again after an edit instead of its cached copy
+    digest: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,3 +166,15 @@ def plan_source(src: SourceRef, job: Job, memory: Memory) -> Plan:
         return plan_video(src, job, memory)
     except SourceError as e:
         return Plan(source=src, error=str(e).replace(src.path, src.name))
+
+
+def files_digest(paths: Sequence[str | os.PathLike[str]]) -> str:
+    """A hash of the files' paths and bytes (a file that cannot be read hashes as missing)."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(os.fsencode(path) + b"\0")
+        try:
+            h.update(Path(path).read_bytes())
+        except OSError:
+            h.update(b"\0missing")
+    return h.hexdigest()

@@ -2,7 +2,8 @@
 
 * :class:`DirSink`: one file per source, ``DIR/<stem>.jsonl``, written through
   ``<stem>.jsonl.part`` and renamed when the source is complete, so a file without ``.part``
-  is always whole and a rerun skips it.
+  is always whole and a rerun skips it; a source that failed part way keeps what it gave
+  in its ``.part``.
 * :class:`StreamSink`: every source into one stream (stdout or ``--jsonl OUT``) in the
   order given, as a sequential run writes them; a source that finishes early waits in memory.
 """
@@ -70,10 +71,11 @@ class DirSink:
         os.replace(self._part(source), self.final(source))
 
     def failed(self, source: int) -> None:
+        """What the source gave before it failed (a truncated video's first frames) stays in
+        ``.part``: not complete, so a rerun does it again."""
         f = self._open.pop(source, None)
         if f is not None:
             f.close()
-        self._part(source).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Interrupted: what was written stays as .part (overwritten by the next run)."""

@@ -116,12 +116,17 @@ def _run_video(job: Job, unit: Unit, graph: Graph, initial: Snapshot | None) -> 
             try:
                 lines.append(run_frame(graph, image, frame, explain=job.explain).body + b"\n")
             except FrameNotAnswered as e:
-                return UnitResult(unit=unit, error=f"{src.name} frame {n}: {e}")
+                return _failed(unit, lines, start_state, f"{src.name} frame {n}: {e}")
             report.frames(len(lines))
-    except SourceError as e:
-        return UnitResult(unit=unit, error=str(e).replace(src.path, src.name))
+    except SourceError as e:  # the lines read before it stand, as a sequential run writes them
+        return _failed(unit, lines, start_state, str(e).replace(src.path, src.name))
     end_state = snapshot(st, graph) if unit.index < unit.count - 1 else None
     if start_state is None and unit.index > 0:  # no sample in the segment: the state went through
         start_state = end_state if end_state is not None else snapshot(st, graph)
     return UnitResult(unit=unit, lines=b"".join(lines), frames=len(lines), start_state=start_state,
                       end_state=end_state, carried=initial is not None)
+
+
+def _failed(unit: Unit, lines: list[bytes], start_state: Snapshot | None, error: str) -> UnitResult:
+    """A unit that stopped early: what it answered (a truncated video's first frames), then why."""
+    return UnitResult(unit=unit, lines=b"".join(lines), frames=len(lines), start_state=start_state, error=error)
