@@ -19,7 +19,7 @@ def serve(
     game: Annotated[str, typer.Argument(metavar="GAME", help=GAME_HELP + " Omitted: echo, which answers "
                                         "frames unchanged.")] = "echo",
     host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback needs --token."),
-    port: int = typer.Option(5000, help="Port to listen on (0 picks a free one and prints it)."),
+    port: int = typer.Option(5000, min=0, max=65535, help="Port to listen on (0 picks a free one and prints it)."),
     reload: bool = typer.Option(False, "--reload", help="Watch the game's files and recompile on change; "
                                 "a broken edit keeps the last good version serving and shows in /health."),
     viewport: ViewportOpt = None,

@@ -15,7 +15,7 @@ def studio(
         metavar="SHOT...", help="Screenshots (PNG, JPG, ... of any size) and/or videos to show the game on.")],
     host: str = typer.Option("127.0.0.1", help="Loopback address to listen on (127.0.0.1, ::1 or localhost; "
                                                "nothing else is accepted)."),
-    port: int = typer.Option(5050, help="Port to listen on (0 picks a free one and prints it); not 5000, so that "
+    port: int = typer.Option(5050, min=0, max=65535, help="Port to listen on (0 picks a free one and prints it); not 5000, so that "
                                            "`otrig serve` can run beside it."),
     viewport: ViewportOpt = None,
     assets: Assets = [],  # noqa: B006 - typer's way to declare a repeatable option; never mutated

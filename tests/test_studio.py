@@ -284,6 +284,8 @@ def test_bad_requests_get_json_errors_and_no_file_is_served_by_path(studio, shar
     assert page.status == 200 and b"/studio.js" in page.body
     frame = get(s.url, "/api/frame?shot=0")
     assert frame.status == 200 and frame.headers["content-type"] == "image/jpeg"
+    # never cached: the same URL is another picture once the studio restarts with other shots
+    assert frame.headers["cache-control"] == "no-store"
     image, _ = read_image(shared_data / SHOT)
     status, px = s.get_json("/api/pixel?shot=0&x=1750&y=980")
     assert status == 200 and px["bgr"] == [int(v) for v in image[980, 1750]]
@@ -317,6 +319,9 @@ def test_cli_refuses_a_non_loopback_host_and_bad_input(tmp_path, shared_data):
     r = run_otrig("studio", str(broken), shot, "--port", "0")
     assert r.returncode == 1 and re.search(r"broken\.yaml:3:\d+: regions\.a\.box", r.stderr), r.stderr
     assert "Traceback" not in r.stderr
+    for port in ("-1", "99999"):  # a usage error, not a traceback or port 99999 mod 65536
+        r = run_otrig("studio", "games/apex.yaml", shot, "--port", port)
+        assert r.returncode == 2 and "--port" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 # ---- the mapping back ------------------------------------------------------------------------

@@ -47,7 +47,7 @@ PAGE_FILES = {
 ANCHORS = ("top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right")
 # A long poll answers after this long even without a change (below browsers' and proxies'
 # idle timeouts; the page asks again at once).
-WAIT_SECONDS = 20.0
+WAIT_SECONDS = 5.0
 KEEP_RUNS = 16
 
 
@@ -96,10 +96,15 @@ class Studio:
         return made
 
     def run(self, shot: int, t: float) -> dict[str, Any]:
+        # The generation is read before the game: a save landing between the two labels the
+        # new game with the old generation, so the page's watcher runs it again; read the
+        # other way round, an old game's run went out as the new save's and was never re-run.
+        generation = self.live.generation
         game = self.live.game  # one snapshot: a save now is the next run's
         image, frame, t = self.shots.read(shot, t)
         view = self.cached(game, ("run", shot, t), lambda: run_view(game, image, frame))
-        return {**self.state(), **view, "shot": shot, "t": t, "stale": bool(self.live.last_config_error)}
+        return {**self.state(), **view, "generation": generation, "shot": shot, "t": t,
+                "stale": bool(self.live.last_config_error)}
 
     def stress(self, shot: int, t: float) -> dict[str, Any]:
         game = self.live.game
@@ -284,8 +289,9 @@ class StudioApp:
 
     def api_frame(self, q: Any) -> bottle.HTTPResponse:
         body = self.studio.frame_jpeg(*self._shot_t(q))
+        # no-store: the same URL is another picture once the studio restarts with other shots
         return bottle.HTTPResponse(body, status=200, headers={"Content-Type": "image/jpeg",
-                                                              "Cache-Control": "max-age=3600"})
+                                                              "Cache-Control": "no-store"})
 
     api: dict[str, Callable[[StudioApp, Any], Any]] = {
         "/api/state": api_state, "/api/wait": api_wait, "/api/run": api_run, "/api/stress": api_stress,

@@ -14,8 +14,10 @@ from engine.plugin.app import is_loopback
 log = logging.getLogger("otrig.studio")
 
 # Worker threads: the page holds one in its long poll (/api/wait) and asks for a run, the
-# stress reads and the frame at once; 6 leave room for a second tab.
-THREADS = 6
+# stress reads and the frame at once. A poll whose page was reloaded holds its thread until
+# it times out (WAIT_SECONDS, 5 s): with 6 threads, six reloads froze the studio for 18 s;
+# 10 leave four for the page after as many.
+THREADS = 10
 
 
 def check_host(host: str) -> None:
