@@ -232,9 +232,18 @@ def _prep_chain(prep: str | None) -> list[tuple[str, Any]]:
         if not isinstance(src.data, list):
             raise fail("cut", f"--prep must be a YAML list of prep ops, e.g. \"[grey, {{scale: 2}}]\", not {prep!r}",
                        USAGE_ERROR)
-        return compile_prep(src.data, (), src)
+        chain = compile_prep(src.data, (), src)
     except GameFileError as e:
         raise fail("cut", f"{e}", USAGE_ERROR) from None
+    # The glyph boxes are reported in frame pixels through the prepared crop's scale: an op
+    # that moves the glyphs otherwise (pad shifts them, spread moves each apart) would put
+    # them elsewhere; neither helps a glyphs step, which needs no border and no spacing.
+    moved = sorted({label.split("=")[0] for label, _ in chain} & {"pad", "spread"})
+    if moved:
+        raise fail("cut", f"--prep: {' and '.join(moved)} move{'' if len(moved) > 1 else 's'} the glyphs, so their boxes could not be given in "
+                          f"frame pixels; leave {'them' if len(moved) > 1 else 'it'} out (a glyphs step needs no "
+                          f"border or spacing)", USAGE_ERROR)
+    return chain
 
 
 def _box_text(box: IntBox) -> str:
@@ -358,6 +367,9 @@ def _cut_font(img: np.ndarray, box: IntBox, text: str, chars: str, folder: Path,
             crop = run_prep(prep, crop)
         except ValueError as e:
             raise fail("cut", f"--prep: {e}", USAGE_ERROR) from None
+        except cv2.error as e:  # e.g. a scale that leaves no pixel
+            why = str(e).strip().splitlines()[-1].split("error: ")[-1]
+            raise fail("cut", f"--prep could not be applied to the {w}x{h} crop: {why}", USAGE_ERROR) from None
     # the prepared crop's pixels per frame pixel (a scale op grows it)
     sx, sy = crop.shape[1] / w, crop.shape[0] / h
 

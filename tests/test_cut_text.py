@@ -240,3 +240,9 @@ def test_prep_splits_ink_the_plain_crop_cannot(shared_data, tmp_path):
     assert bad.exit_code == USAGE_ERROR and "--prep" in bad.output and "unknown op 'bogus'" in bad.output
     alone = cut(shot, "--box", "52,1032,70,40", "--prep", "[grey]", "-o", str(tmp_path / "t.png"))
     assert alone.exit_code == USAGE_ERROR and "need --text" in alone.output
+    # ops that move the glyphs would misplace the reported boxes; a crop scaled to nothing
+    moved = cut(shot, "--box", "52,1032,70,40", "--text", "100", "--prep", "[{pad: 30}]", "-o", str(tmp_path / "p"))
+    assert moved.exit_code == USAGE_ERROR and "pad moves the glyphs" in moved.output
+    tiny = cut(shot, "--box", "52,1032,70,40", "--text", "100", "--prep", "[{scale: 0.01}]", "-o", str(tmp_path / "p"))
+    assert tiny.exit_code == USAGE_ERROR and "could not be applied to the 70x40 crop" in tiny.output
+    assert not (tmp_path / "p").exists()
