@@ -162,3 +162,20 @@ def test_a_list_agrees_element_by_element(shared_data: Path) -> None:
     # as stored (a later frame of the stream: the processor is due again), both reads agree
     later = dict(frame, relative_timestamp=60.0)
     assert game.process(image, later).objects["trio"]["kills"] == [2, 2, 0]
+
+
+def test_a_list_no_element_of_which_agrees_keeps_each_elements_own_reason() -> None:
+    """Two agree reads over three boxes: the first nulls element 1, the second the other two.
+    The list stays a list, each null with the reason of the read that nulled it (before,
+    one whole-list reason named only the last agree)."""
+    from engine.runtime.graph import _agree_elements
+    from engine.steps.base import BoxResult, StepResult
+
+    cells = [BoxResult(value=v, hit=True) for v in ("a", "b", "c")]
+    r = StepResult(value=["a", "b", "c"], hit=True, cells=cells)
+    r = _agree_elements(r, StepResult(value=["a", "x", "c"], hit=True), 0)
+    assert r.hit and r.value == ["a", None, "c"]
+    r = _agree_elements(r, StepResult(value=["y", None, None], hit=True), 1)
+    assert not r.hit and r.value == [None, None, None]
+    assert [c.reason for c in r.cells] == ["read 'a', but agree[1] read 'y'", "read 'b', but agree[0] read 'x'",
+                                          "read 'c', but agree[1] read nothing"]

@@ -129,9 +129,10 @@ def _agree_elements(r: StepResult, other: StepResult, j: int) -> StepResult:
             values[i] = None
             cells[i] = replace(cells[i], value=None, hit=False, reason=f"read {a!r}, but agree[{j}] read {got}")
     if all(v is None for v in values):
-        return StepResult(value=None, hit=False, score=r.score, threshold=r.threshold, confidence=r.confidence,
-                          boxes=r.boxes, details=r.details, cells=cells,
-                          reason=f"read {r.value!r}, but agree[{j}] read {other.value!r}")
+        # still a list, each element with its own reason: an element an earlier agree read
+        # nulled keeps that read's reason (a whole-list reason named the last agree only)
+        return replace(r, value=values, cells=cells, hit=False, location=None,
+                       reason=f"no element read alike by agree[{j}]")
     return replace(r, value=values, cells=cells)
 
 
