@@ -399,3 +399,27 @@ def test_a_truncated_video_keeps_what_was_read_as_the_sequential_run_does(media,
         assert r.returncode == 1 and f"error: {cut}: " in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert not (out / "trunc.jsonl").exists()                 # not complete: a rerun does it again
         assert (out / "trunc.jsonl.part").read_bytes() == lines   # but what was read is kept
+
+
+def test_ctrl_c_stops_a_local_cluster_without_worker_tracebacks(media, tmp_path):
+    """Ctrl-C reaches the whole process group: the run says "interrupted" (status 130) and
+    keeps what is complete; the local workers leave it to the client (before, each printed
+    a KeyboardInterrupt traceback: 4 for 2 workers)."""
+    import os
+    import signal
+
+    cmd = [*OTRIG, "run", "games/demo.yaml", str(media["long"]), "-r", "30", "--start-time", START, "--assets",
+           str(media["assets"]), "--workers", "2", "--segment", SEGMENT, "--out-dir", str(tmp_path / "out")]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert p.stderr is not None
+    seen = b""
+    while b"frames, " not in seen:  # the cluster is up and units are running: press Ctrl-C
+        chunk = p.stderr.read1(4096)
+        assert chunk, seen.decode()
+        seen += chunk
+    os.killpg(p.pid, signal.SIGINT)
+    rest = p.communicate(timeout=60)[1]
+    err = (seen + rest).decode()
+    assert p.returncode == 130 and "interrupted" in err, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

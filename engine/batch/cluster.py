@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import re
+import signal
 import socket
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -51,6 +52,19 @@ class FrameMalloc(WorkerPlugin):
         tune_malloc_for_frames()
 
 
+class LeaveInterruptToClient(WorkerPlugin):
+    """Registered on the workers of a local cluster only: Ctrl-C reaches every process of the
+    terminal's group, and each local worker printed a 30-line KeyboardInterrupt traceback
+    before otrig's own "interrupted". The client stops them when it is interrupted. (A
+    remote `dask worker` keeps Ctrl-C for whoever runs it.)"""
+
+    def setup(self, worker: Any) -> None:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the process's main thread: leave the default
+            pass
+
+
 @contextmanager
 def dask_client(*, workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A connected ``distributed.Client``: to ``scheduler`` (``tcp://HOST:PORT``), or to a
@@ -82,4 +96,5 @@ def dask_client(*, workers: int | None, scheduler: str | None) -> Iterator[Any]:
         raise ClusterError(f"cannot start a local Dask cluster of {workers} workers: {e}") from None
     with cluster, Client(cluster) as client:
         client.register_plugin(FrameMalloc(), name="otrig-frame-malloc")
+        client.register_plugin(LeaveInterruptToClient(), name="otrig-local-interrupt")
         yield client
