@@ -218,6 +218,12 @@ def lookup(objects: dict[str, Any], key: str) -> Any:
     return cur
 
 
+def value_at(objects: dict[str, Any], key: str) -> Any:
+    """``lookup``, with an absent value as None (a null, for showing and judging)."""
+    v = lookup(objects, key)
+    return None if v is _MISSING else v
+
+
 def confidence_of(objects: dict[str, Any], key: str) -> float | None:
     parts = key.split(".")
     if len(parts) < 2:
@@ -359,19 +365,23 @@ def _fmt(v: Any) -> str:
     return str(v) if v is not None else "null"
 
 
-def _outcome(f: FieldResult) -> str:
+def judge(expected: Any, got: Any) -> str:
     """right, null (nothing, or part of a list, was read; what was read is right) or wrong."""
-    if f.ok:
+    if same(expected, got):
         return "right"
+    return "wrong" if _wrong(expected, got) else "null"
 
-    def wrong(expected: Any, got: Any) -> bool:
-        if got is None or got is _MISSING:
-            return False  # nothing read: a miss, not a wrong value
-        if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)) and len(expected) == len(got):
-            return any(wrong(e, g) for e, g in zip(expected, got))
-        return not same(expected, got)
 
-    return "wrong" if wrong(f.expected, f.got) else "null"
+def _wrong(expected: Any, got: Any) -> bool:
+    if got is None or got is _MISSING:
+        return False  # nothing read: a miss, not a wrong value
+    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)) and len(expected) == len(got):
+        return any(_wrong(e, g) for e, g in zip(expected, got))
+    return not same(expected, got)
+
+
+def _outcome(f: FieldResult) -> str:
+    return "right" if f.ok else ("wrong" if _wrong(f.expected, f.got) else "null")
 
 
 @dataclass(frozen=True)

@@ -64,14 +64,9 @@ def step_view(t: StepTrace, image: np.ndarray) -> dict[str, Any]:
     r = t.result
     per_box: list[str | None] = []
     per_box_prepared: list[str | None] = []
-    if len(r.cells) > 1:
-        for c in r.cells:
-            crop = c.crop
-            if crop is None and c.box is not None:  # a box the step never cut (skipped): as it lies
-                x, y, w, h = c.box[:4]
-                crop = image[y:y + h, x:x + w]
-            per_box.append(png_uri(crop))
-            per_box_prepared.append(png_uri(c.prepared))
+    if len(r.cells) > 1:  # the run keeps images: each cell holds its crops (none off the frame)
+        per_box = [png_uri(c.crop) for c in r.cells]
+        per_box_prepared = [png_uri(c.prepared) for c in r.cells]
     elif len(r.boxes) > 1:
         per_box = [png_uri(image[y:y + h, x:x + w]) for x, y, w, h in (b[:4] for b in r.boxes)]
     return {

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from engine.debug.golden import Sample, SamplesError, load_samples, resolve, same, samples_path_for
+from engine.debug.golden import Sample, SamplesError, judge, load_samples, resolve, samples_path_for, value_at
 from engine.debug.perturb import VARIANTS
 from engine.debug.recorder import jsonable
 from engine.debug.studio.runview import fresh_stream
@@ -43,31 +43,6 @@ def read_values(objects: dict[str, Any]) -> dict[str, Any]:
                 if name not in _NOT_READ:
                     out[f"{proc}.{name}"] = value
     return out
-
-
-def lookup(objects: dict[str, Any], key: str) -> Any:
-    """``processor.field`` (deeper: ``a.b.0``) of objects; None when absent."""
-    cur: Any = objects
-    for part in key.split("."):
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-    return cur
-
-
-def mark(expected: Any, got: Any) -> str:
-    """right, null (nothing read where something was expected) or wrong (something else read)."""
-    if same(expected, got):
-        return "right"
-    if got is None or (isinstance(got, list) and all(v is None for v in got)):
-        return "null"
-    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got) \
-            and all(g is None or same(e, g) for e, g in zip(expected, got)):
-        return "null"  # some elements null, none wrong
-    return "wrong"
 
 
 def matching_sample(game_path: Path, roots: Sequence[str | Path], shot: Path, frame_no: int | None,
@@ -125,8 +100,8 @@ def stress_view(game: CompiledGame, image: np.ndarray, frame: dict[str, Any], sa
     for name, help_text, img, objects in columns:
         reads = {}
         for k in keys:
-            got = lookup(objects, k)
-            reads[k] = {"value": jsonable(got), "mark": mark(expected.values[k], got)}
+            got = value_at(objects, k)
+            reads[k] = {"value": jsonable(got), "mark": judge(expected.values[k], got)}
         out.append({"name": name, "help": help_text, "thumb": thumb_uri(img), "reads": reads,
                     "wrong": sum(r["mark"] == "wrong" for r in reads.values()),
                     "null": sum(r["mark"] == "null" for r in reads.values())})
