@@ -115,17 +115,32 @@ def _product(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return small_product(x, w)
 
 
+def _taps_first(w: np.ndarray) -> np.ndarray:
+    """Conv weights with rows in the training script's order (channel, dy, dx) reordered to
+    (dy, dx, channel), the order _conv_relu_pool lays its columns out in."""
+    c = w.shape[0] // 9
+    return np.ascontiguousarray(w.reshape(c, 3, 3, -1).transpose(1, 2, 0, 3).reshape(9 * c, -1))
+
+
 def _conv_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """A 3x3 valid convolution of channels-last images (im2col, one product), ReLU, then a 2x2
-    max pool (an odd last row or column is dropped, as torch's pool drops it)."""
+    """A 3x3 valid convolution of channels-last images (im2col, one product), then a 2x2 max
+    pool (an odd last row or column is dropped, as torch's pool drops it), bias and ReLU.
+    ``w`` has rows in (dy, dx, channel) order (_taps_first).
+
+    Bias and ReLU come after the pool, on a quarter of the values: both commute with a max.
+    The columns are the nine shifted views side by side, and the pool the max of four
+    strided views: against a sliding-window view reshaped into columns, a reduction over
+    the pool's axes and ReLU before the pool, 2.9x faster for conv1 and 1.6x for conv2 on 5
+    patches (44 vs 143 and 81 vs 132 us, /tmp bench in the same run)."""
     n, h, wd, c = x.shape
-    cols = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))  # n, h-2, w-2, c, 3, 3
-    y = _product(cols.reshape(n * (h - 2) * (wd - 2), c * 9), w)
-    y += b
-    np.maximum(y, 0.0, out=y)
-    h2, w2 = (h - 2) // 2, (wd - 2) // 2
-    y = y.reshape(n, h - 2, wd - 2, -1)[:, :2 * h2, :2 * w2]
-    return y.reshape(n, h2, 2, w2, 2, -1).max(axis=(2, 4))
+    ho, wo = h - 2, wd - 2
+    cols = np.concatenate([x[:, dy:dy + ho, dx:dx + wo, :] for dy in range(3) for dx in range(3)], axis=3)
+    y = _product(cols.reshape(n * ho * wo, 9 * c), w).reshape(n, ho, wo, -1)
+    h2, w2 = 2 * (ho // 2), 2 * (wo // 2)
+    p = np.maximum(np.maximum(y[:, 0:h2:2, 0:w2:2], y[:, 1:h2:2, 0:w2:2]),
+                   np.maximum(y[:, 0:h2:2, 1:w2:2], y[:, 1:h2:2, 1:w2:2]))
+    p += b
+    return np.maximum(p, 0.0, out=p)
 
 
 class DigitReader:
@@ -148,7 +163,7 @@ class DigitReader:
                  threshold: float, temperature: float, settings: dict[str, object],
                  check: _Mlp | None = None) -> None:
         try:
-            self._convs = tuple((np.asarray(arrays[f"conv{i}_w"], np.float32),
+            self._convs = tuple((_taps_first(np.asarray(arrays[f"conv{i}_w"], np.float32)),
                                  np.asarray(arrays[f"conv{i}_b"], np.float32)) for i in range(2))
             self._dense = tuple((np.asarray(arrays[f"dense{i}_w"], np.float32),
                                  np.asarray(arrays[f"dense{i}_b"], np.float32)) for i in range(2))
