@@ -531,13 +531,6 @@ def _layout(ink: _Ink, options: GlyphOptions) -> _Layout | None:
                   and all(_short(blobs[i], top, bottom) for i in runs[k]))
     x0, x1 = blobs[text[0]].x0, max(blobs[i].x1 for i in text)
 
-    # Blobs with ink on the line at the crop's left or right edge, in the text or next to it,
-    # may be glyphs cut by the box: the rest reads as another glyph ('80' boxed short read '81',
-    # the cut 0 as a 1) or is dropped ('136' boxed short reads '36').
-    reach = options.max_gap * height
-    edges = tuple(side for side, hit in (
-        ("left", any(b.x0 <= 0 and b.x1 >= x0 - reach for b, o in zip(blobs, on_line) if o)),
-        ("right", any(b.x1 >= crop_w and b.x0 <= x1 + reach for b, o in zip(blobs, on_line) if o))) if hit)
     # Icons with ink on the line over the text: a glyph joined to something off the line (a JPEG
     # '19' whose 1 ran into the panel's lower edge) is dropped with it and the rest reads as a
     # shorter, wrong number. The read checks these.
@@ -557,6 +550,16 @@ def _layout(ink: _Ink, options: GlyphOptions) -> _Layout | None:
         if dropped[i] is not None or brightness[i] >= options.dim_ratio:
             break
         dropped[i] = "dim"
+    # Blobs with ink on the line at the crop's left or right edge, in the text or next to it,
+    # may be glyphs cut by the box: the rest reads as another glyph ('80' boxed short read '81',
+    # the cut 0 as a 1) or is dropped ('136' boxed short reads '36'). Not dim ink: a glyph cut
+    # by the box keeps its contrast, and dim ink on the line must read as no glyph anyway (the
+    # leftover check below); the stage behind Melee's '0%' at the box's edge nulled it.
+    reach = options.max_gap * height
+    edge_ink = [o and dropped[i] not in ("dim", "dim padding") for i, o in enumerate(on_line)]
+    edges = tuple(side for side, hit in (
+        ("left", any(b.x0 <= 0 and b.x1 >= x0 - reach for b, e in zip(blobs, edge_ink) if e)),
+        ("right", any(b.x1 >= crop_w and b.x0 <= x1 + reach for b, e in zip(blobs, edge_ink) if e))) if hit)
     kept = [i for i in text if dropped[i] is None]
     small = _small_rows(blobs, kept, top, bottom)
     # Whatever else has ink on the line, icon or beyond the gap, must not read as a glyph: a text
