@@ -882,6 +882,11 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
                     and all(scores[k].score < threshold for k in pairs):
                 best = [(_part_box(layout, b, a, z), g, True, need) for (a, z), g in zip(parts, got)]
                 best_low = low
+        if len(best) > 1 and s.score >= threshold and s.margin >= best[0][3]:
+            # the whole reads clearly too: two clear readings of one blob that disagree (a
+            # 720p Overwatch '%' read whole at 0.97 split into a '9' and a '6' at 0.99)
+            parts_text = "".join(g.char for _, g, _, _ in best)
+            best = [(b.box, GlyphScore(s.char, s.score, parts_text, 0.0), False, need_of(whole[i]))]
         units[i] = best
     # A chain of overlapping blobs is one glyph in parts when their union reads clearly and
     # better than the weakest part reads alone (Melee's '%' fell in two: its upper ring read as
