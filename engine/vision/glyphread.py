@@ -874,19 +874,25 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
         b, s = blobs[i], reading(whole[i])
         best: list[tuple[Box, GlyphScore, bool, float]] = [(b.box, s, False, need_of(whole[i]))]
         best_low = s.score
+        # every clear reading of the blob, whole or split: when two disagree, the blob is
+        # ambiguous (null, naming both), not read as the higher-scoring one. A 720p Overwatch
+        # '%' read whole at 0.98 split into a '9' and a '6' at 0.99; a JPEG League '12' split
+        # in three read '111' at 0.79-0.82 and in two '12'.
+        clear = {s.char} if s.score >= threshold and s.margin >= best[0][3] else set()
         for parts, indices, pairs in splits.get(i, []):
             got = [scores[k] for k in indices]
             low = min(g.score for g in got)
             need = need_of(indices[:1])
-            if low >= threshold and low > best_low and all(g.margin >= 2 * need for g in got) \
+            if low >= threshold and all(g.margin >= 2 * need for g in got) \
                     and all(scores[k].score < threshold for k in pairs):
-                best = [(_part_box(layout, b, a, z), g, True, need) for (a, z), g in zip(parts, got)]
-                best_low = low
-        if len(best) > 1 and s.score >= threshold and s.margin >= best[0][3]:
-            # the whole reads clearly too: two clear readings of one blob that disagree (a
-            # 720p Overwatch '%' read whole at 0.97 split into a '9' and a '6' at 0.99)
-            parts_text = "".join(g.char for _, g, _, _ in best)
-            best = [(b.box, GlyphScore(s.char, s.score, parts_text, 0.0), False, need_of(whole[i]))]
+                clear.add("".join(g.char for g in got))
+                if low > best_low:
+                    best = [(_part_box(layout, b, a, z), g, True, need) for (a, z), g in zip(parts, got)]
+                    best_low = low
+        if len(clear) > 1:
+            chosen = "".join(g.char for _, g, _, _ in best)
+            other = sorted(clear - {chosen})[0]
+            best = [(b.box, GlyphScore(chosen, best_low, other, 0.0), False, need_of(whole[i]))]
         units[i] = best
     # A chain of overlapping blobs is one glyph in parts when their union reads clearly and
     # better than the weakest part reads alone (Melee's '%' fell in two: its upper ring read as
