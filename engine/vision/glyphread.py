@@ -842,11 +842,14 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
                                          (u.y0, u.y1) if _short(u, top, bottom) else None)))
     # each blob left out, and each chain of them that overlap (a '%' in parts, walled off)
     left: list[tuple[int, ...]] = [(i,) for i in layout.leftover] + _chains(list(blobs), list(layout.leftover))
+    # Each is read over the line's rows and over its own (short, or reaching past the line: a
+    # bigger glyph cut by the box's top, as Melee's italic 7 of '7%' after JPEG 60, read over
+    # the line's rows alone lost its bar and read as nothing, and the '%' read alone).
     checks = []
     for chain in left:
         u = _union(blobs, chain)
-        checks.append((chain[0], ways_of(u, max(layout.levels[i] for i in chain),
-                                         (u.y0, u.y1) if _short(u, top, bottom) else None, own_only=True)))
+        own = (u.y0, u.y1) if _short(u, top, bottom) or u.y0 < top or u.y1 > bottom else None
+        checks.append((chain[0], ways_of(u, max(layout.levels[i] for i in chain), own, own_only=True)))
     scores = classifier.classify(batch.patches)
     threshold = classifier.threshold
 
