@@ -69,7 +69,8 @@ class GlyphsStep(TextStep):
                                         "on the asset path; cut one with `otrig cut --text`. Omitted: the built-in "
                                         "digit reader (0-9 : . / % + -)")
     min_score: float | None = param(None, help="a glyph scoring below this makes the field null (default: the "
-                                               "font's or the built-in reader's calibrated threshold)", lo=0, hi=1)
+                                               "font's or the built-in reader's calibrated threshold; lower it only where "
+                                               "an `agree` read must read the same value)", lo=0, hi=1)
     polarity: Literal["auto", "bright", "dark"] = param(_D.polarity, help="text brighter or darker than its background; "
                                                                           "auto: the minority of an Otsu split is text")
     cut: int | None = param(_D.cut, help="fixed grey level between ink and background (default: Otsu's after removing "
