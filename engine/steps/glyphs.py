@@ -85,7 +85,9 @@ class GlyphsStep(TextStep):
                                                   "the field null (misread glyphs measured <= 0.030)", lo=0, hi=1)
     space: float | None = param(_D.space, help="a gap wider than this many line heights inserts a space (default: never)",
                                 lo=0, hi=20)
-    split: bool = param(_D.split, help="split a blob too wide for one glyph at its thinnest columns (touching digits); a blob that reads clearly both whole and split, or split two ways, is ambiguous and makes the field null")
+    split: bool = param(_D.split, help="split a blob too wide for one glyph at its thinnest columns (touching "
+                                       "digits); a blob that reads clearly both whole and split, or split two "
+                                       "ways, is ambiguous and makes the field null")
     min_conf: float = param(0.0, help="the weakest glyph's score (0-1) below which the value is null", lo=0, hi=1)
     retry: list[GlyphRetry] = param(default_factory=list, help="other cuts tried in order while no read passes validation")
 

@@ -531,6 +531,17 @@ def _layout(ink: _Ink, options: GlyphOptions) -> _Layout | None:
                   and all(_short(blobs[i], top, bottom) for i in runs[k]))
     x0, x1 = blobs[text[0]].x0, max(blobs[i].x1 for i in text)
 
+    # Blobs with ink on the line at the crop's left or right edge, in the text or next to it,
+    # may be glyphs cut by the box: the rest reads as another glyph ('80' boxed short read '81',
+    # the cut 0 as a 1) or is dropped ('136' boxed short reads '36'). Dim ink too: the remnant
+    # of a cut glyph is often a column of its edge, at 0.23-0.60 of the brightest glyph's
+    # contrast. Leaving dim edge ink out read the stage beside Melee's '0%' (116 more right
+    # reads of the corpus's crops with a box edge moved 1..N px inward) but read a cut '245' as
+    # '24' and a cut '12' as '2' (91 more wrong ones); width and contrast did not tell them apart.
+    reach = options.max_gap * height
+    edges = tuple(side for side, hit in (
+        ("left", any(b.x0 <= 0 and b.x1 >= x0 - reach for b, o in zip(blobs, on_line) if o)),
+        ("right", any(b.x1 >= crop_w and b.x0 <= x1 + reach for b, o in zip(blobs, on_line) if o))) if hit)
     # Icons with ink on the line over the text: a glyph joined to something off the line (a JPEG
     # '19' whose 1 ran into the panel's lower edge) is dropped with it and the rest reads as a
     # shorter, wrong number. The read checks these.
@@ -550,17 +561,6 @@ def _layout(ink: _Ink, options: GlyphOptions) -> _Layout | None:
         if dropped[i] is not None or brightness[i] >= options.dim_ratio:
             break
         dropped[i] = "dim"
-    # Blobs with ink on the line at the crop's left or right edge, in the text or next to it,
-    # may be glyphs cut by the box: the rest reads as another glyph ('80' boxed short read '81',
-    # the cut 0 as a 1) or is dropped ('136' boxed short reads '36'). Dim ink too: the remnant
-    # of a cut glyph is often a column of its edge, at 0.23-0.60 of the brightest glyph's
-    # contrast. Leaving dim edge ink out read the stage beside Melee's '0%' (116 more right
-    # reads of the corpus's crops with a box edge moved 1..N px inward) but read a cut '245' as
-    # '24' and a cut '12' as '2' (91 more wrong ones); width and contrast did not tell them apart.
-    reach = options.max_gap * height
-    edges = tuple(side for side, hit in (
-        ("left", any(b.x0 <= 0 and b.x1 >= x0 - reach for b, o in zip(blobs, on_line) if o)),
-        ("right", any(b.x1 >= crop_w and b.x0 <= x1 + reach for b, o in zip(blobs, on_line) if o))) if hit)
     kept = [i for i in text if dropped[i] is None]
     small = _small_rows(blobs, kept, top, bottom)
     # Whatever else has ink on the line, icon or beyond the gap, must not read as a glyph: a text
@@ -886,8 +886,7 @@ def _read(text: _Text, cut: int, classifier: GlyphClassifier, options: GlyphOpti
         best_low = s.score
         # every clear reading of the blob, whole or split: when two disagree, the blob is
         # ambiguous (null, naming both), not read as the higher-scoring one. A 720p Overwatch
-        # '%' read whole at 0.98 split into a '9' and a '6' at 0.99; a JPEG League '12' split
-        # in three read '111' at 0.79-0.82 and in two '12'.
+        # '%' read whole at 0.98 split into a '9' and a '6' at 0.99.
         clear = {s.char} if s.score >= threshold and s.margin >= best[0][3] else set()
         for parts, indices, pairs in splits.get(i, []):
             got = [scores[k] for k in indices]
